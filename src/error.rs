@@ -1,0 +1,357 @@
+//! Error types: one enum per stage of the pipeline, aggregated by [`Error`].
+//!
+//! Every message is lowercase and names the offending field, its value and what was expected,
+//! so that a modeler can fix the input without reading the source.
+
+use thiserror::Error;
+
+/// Any error raised by cartsim.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A model parameter or covariate is invalid.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// A dosing regimen is invalid.
+    #[error(transparent)]
+    Regimen(#[from] RegimenError),
+    /// The ODE solver failed.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    /// One patient of a cohort failed; carries the patient id and sampled parameters.
+    #[error(transparent)]
+    Patient(#[from] PatientError),
+    /// A cohort or variability specification is invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Reading or writing a file failed.
+    #[error("i/o error on `{path}`: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Invalid command-line or file input (examples and I/O helpers).
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+/// An invalid model parameter, covariate or option value.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// A value is NaN or infinite.
+    #[error("parameter `{name}` must be finite, got {value}")]
+    NotFinite {
+        /// Parameter name.
+        name: String,
+        /// Offending value.
+        value: f64,
+    },
+    /// A value lies outside its documented bounds.
+    #[error("parameter `{name}` must lie in [{lower}, {upper}], got {value}")]
+    OutOfBounds {
+        /// Parameter name.
+        name: String,
+        /// Offending value.
+        value: f64,
+        /// Lower bound (inclusive).
+        lower: f64,
+        /// Upper bound (inclusive).
+        upper: f64,
+    },
+    /// A value violates a constraint that involves other values.
+    #[error("parameter `{name}` is invalid: {reason}")]
+    Invalid {
+        /// Parameter name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A parameter name that the model does not have.
+    #[error("unknown parameter `{name}` for model `{model}`")]
+    Unknown {
+        /// The name that was given.
+        name: String,
+        /// The model that was asked.
+        model: String,
+    },
+    /// A parameter vector of the wrong length.
+    #[error("model `{model}` has {expected} parameters, got a vector of {got}")]
+    WrongLength {
+        /// The model.
+        model: String,
+        /// Expected number of values.
+        expected: usize,
+        /// Given number of values.
+        got: usize,
+    },
+}
+
+/// An invalid dosing regimen.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum RegimenError {
+    /// A dose amount that is negative, zero, NaN or infinite.
+    #[error("dose {index} (`{input}`): amount must be finite and > 0, got {value}")]
+    BadAmount {
+        /// Position of the dose in the regimen (0-based, in insertion order).
+        index: usize,
+        /// Dose input (drug or product).
+        input: String,
+        /// Offending value.
+        value: f64,
+    },
+    /// A dose time that is NaN or infinite.
+    #[error("dose {index} (`{input}`): time must be finite, got {value} day")]
+    BadTime {
+        /// Position of the dose in the regimen.
+        index: usize,
+        /// Dose input.
+        input: String,
+        /// Offending value.
+        value: f64,
+    },
+    /// An infusion with non-positive or non-finite duration.
+    #[error("dose {index} (`{input}`): infusion duration must be finite and > 0 day, got {value}")]
+    BadDuration {
+        /// Position of the dose in the regimen.
+        index: usize,
+        /// Dose input.
+        input: String,
+        /// Offending value.
+        value: f64,
+    },
+    /// A dose (or the end of its infusion) outside the simulated horizon.
+    #[error(
+        "dose {index} (`{input}`) at day {time_day} (ending day {end_day}) lies outside the horizon [{start_day}, {horizon_end_day}] day"
+    )]
+    OutsideHorizon {
+        /// Position of the dose in the regimen.
+        index: usize,
+        /// Dose input.
+        input: String,
+        /// Dose start, day.
+        time_day: f64,
+        /// Dose end (start + infusion duration), day.
+        end_day: f64,
+        /// Horizon start, day.
+        start_day: f64,
+        /// Horizon end, day.
+        horizon_end_day: f64,
+    },
+    /// A horizon that is empty, reversed or not finite.
+    #[error(
+        "horizon must satisfy start < end with finite days, got start {start_day}, end {end_day}"
+    )]
+    BadHorizon {
+        /// Horizon start, day.
+        start_day: f64,
+        /// Horizon end, day.
+        end_day: f64,
+    },
+    /// A dose input (drug or product) that the model does not have.
+    #[error("unknown dose input `{input}` for model `{model}` (known: {known})")]
+    UnknownInput {
+        /// The name that was given.
+        input: String,
+        /// The model.
+        model: String,
+        /// Comma-separated list of known inputs.
+        known: String,
+    },
+    /// A dose unit that does not fit the input (e.g. cells/kg for a drug).
+    #[error("dose {index} (`{input}`): unit {unit} is not valid for this input ({expected})")]
+    WrongUnit {
+        /// Position of the dose in the regimen.
+        index: usize,
+        /// Dose input.
+        input: String,
+        /// Unit given.
+        unit: String,
+        /// What the input accepts.
+        expected: String,
+    },
+    /// Output times not strictly increasing or outside the horizon.
+    #[error("output times: {reason}")]
+    BadOutputTimes {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A regimen without any dose or field that is required.
+    #[error("regimen is missing `{field}`")]
+    Missing {
+        /// Missing field.
+        field: String,
+    },
+}
+
+/// A failure of the ODE solver for one simulation.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum SolveError {
+    /// The step limit was reached.
+    #[error("step limit of {max_steps} reached at t = {t_day:.4} day")]
+    MaxSteps {
+        /// Time reached, day.
+        t_day: f64,
+        /// The limit.
+        max_steps: u32,
+    },
+    /// The step size fell below round-off.
+    #[error("step size underflow at t = {t_day:.4} day")]
+    StepSizeUnderflow {
+        /// Time reached, day.
+        t_day: f64,
+    },
+    /// The explicit solver detected stiffness.
+    #[error("stiffness detected at t = {t_day:.4} day")]
+    Stiff {
+        /// Time reached, day.
+        t_day: f64,
+    },
+    /// The state became NaN or infinite.
+    #[error("state `{state}` became non-finite at t = {t_day:.4} day")]
+    NonFinite {
+        /// Time reached, day.
+        t_day: f64,
+        /// Name of the first non-finite state.
+        state: String,
+    },
+    /// Invalid solver options.
+    #[error("solver option `{name}` is invalid: {reason}")]
+    BadOption {
+        /// Option name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SolveError {
+    /// Time at which the solver stopped, day (`None` for option errors).
+    pub fn time_day(&self) -> Option<f64> {
+        match self {
+            SolveError::MaxSteps { t_day, .. }
+            | SolveError::StepSizeUnderflow { t_day }
+            | SolveError::Stiff { t_day }
+            | SolveError::NonFinite { t_day, .. } => Some(*t_day),
+            SolveError::BadOption { .. } => None,
+        }
+    }
+}
+
+/// One patient's failure inside a cohort: the patient id, the cause and the sampled parameters.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("patient {id} failed: {cause} [{}]", format_params(.params))]
+pub struct PatientError {
+    /// Patient id (index in the cohort).
+    pub id: u64,
+    /// What failed.
+    pub cause: Box<FailureCause>,
+    /// Sampled parameters `(name, value)` of that patient.
+    pub params: Vec<(String, f64)>,
+}
+
+/// The cause carried by a [`PatientError`] (a cloneable subset of [`Error`]).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum FailureCause {
+    /// Parameter or covariate validation failed after sampling.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The regimen could not be resolved for this patient.
+    #[error(transparent)]
+    Regimen(#[from] RegimenError),
+    /// The solver failed.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+}
+
+fn format_params(params: &[(String, f64)]) -> String {
+    params
+        .iter()
+        .map(|(n, v)| format!("{n}={v:.6e}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An invalid cohort, variability or summary specification.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// A field with an invalid value.
+    #[error("`{field}` is invalid: {reason}")]
+    Invalid {
+        /// Field name.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A covariance matrix that is not symmetric.
+    #[error(
+        "covariance `{name}` is not symmetric: entry ({row}, {col}) = {a} but ({col}, {row}) = {b}"
+    )]
+    NotSymmetric {
+        /// Which matrix.
+        name: String,
+        /// Row.
+        row: usize,
+        /// Column.
+        col: usize,
+        /// Value at (row, col).
+        a: f64,
+        /// Value at (col, row).
+        b: f64,
+    },
+    /// A covariance matrix that is not positive definite.
+    #[error("covariance `{name}` is not positive definite (Cholesky factorisation failed)")]
+    NotPositiveDefinite {
+        /// Which matrix.
+        name: String,
+    },
+    /// A matrix whose dimension does not match the list of parameters it varies.
+    #[error("covariance `{name}` is {rows}x{cols} but {expected} parameters are varied")]
+    DimensionMismatch {
+        /// Which matrix.
+        name: String,
+        /// Rows given.
+        rows: usize,
+        /// Columns given.
+        cols: usize,
+        /// Expected dimension.
+        expected: usize,
+    },
+}
+
+/// Convenience alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_sync_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        assert_bounds::<Error>();
+        assert_bounds::<PatientError>();
+    }
+
+    #[test]
+    fn patient_error_names_id_and_params() {
+        let e = PatientError {
+            id: 417,
+            cause: Box::new(FailureCause::Solve(SolveError::StepSizeUnderflow {
+                t_day: 12.3,
+            })),
+            params: vec![("rho".into(), 0.5)],
+        };
+        let s = e.to_string();
+        assert!(s.contains("patient 417"), "{s}");
+        assert!(s.contains("12.3"), "{s}");
+        assert!(s.contains("rho=5.0"), "{s}");
+    }
+}

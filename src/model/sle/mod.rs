@@ -1,0 +1,849 @@
+//! Built-in model 1: CD19 CAR-T therapy of systemic lupus erythematosus.
+//!
+//! A 15-state ODE model (PROTOTYPE.md design, MODEL.md mechanisms 1–12) of CAR-T expansion,
+//! contraction and persistence, B-cell depletion and naive reconstitution, the autoreactive
+//! compartment, anti-dsDNA, a SLEDAI-2K surrogate, host T cells and an IL-6-like cytokine, with
+//! fludarabine (Langenhorst 2019 three-compartment popPK) and cyclophosphamide
+//! (one-compartment) exposure computed in closed form.
+//!
+//! # Units
+//! Time in days, t = 0 at CAR-T infusion. Cell states are **total-body counts in 10⁶ cells
+//! (Mcells)**, so one absolute tolerance (1e-6 Mcells = 1 cell) fits every cell state. Blood
+//! counts (cells/µL) = `f_blood · X · 10⁶ / V_blood` with `V_blood = 70 mL/kg · W`.
+//!
+//! # States
+//! | # | state | unit | meaning | CD19+ (killed) |
+//! |---|---|---|---|---|
+//! | 0 | `E` | Mcells | effector-like CAR-T | |
+//! | 1 | `M` | Mcells | memory-like CAR-T | |
+//! | 2 | `Dv` | divisions | mean antigen-driven divisions (proliferative potential used) | |
+//! | 3 | `Bm` | Mcells | CD19+ marrow precursors (fed by CD19− progenitors, `S_B`) | yes |
+//! | 4–6 | `T1..T3` | Mcells | maturation transit chain (`T3` circulates) | yes |
+//! | 7 | `Bn` | Mcells | naive/transitional B, blood + tissue | yes |
+//! | 8 | `Am` | Mcells | autoreactive memory B | yes |
+//! | 9 | `Pb` | Mcells | autoreactive plasmablasts | yes |
+//! | 10 | `Ll` | Mcells | autoreactive long-lived plasma cells | no (CD19−) |
+//! | 11 | `Ab` | IU/mL | anti-dsDNA | |
+//! | 12 | `Sd` | points | SLEDAI-2K surrogate | |
+//! | 13 | `Th` | Mcells | host T cells | |
+//! | 14 | `Il` | pg/mL | IL-6-like cytokine | |
+//!
+//! # Equations
+//! Auxiliaries: fludarabine (F-ara-A) and cyclophosphamide plasma concentrations `C_F`, `C_C`
+//! (mg/L, closed form, [`pk`](crate::model::pk)); lymphotoxicity
+//! `k_LD = Emax_F·C_F/(EC50_F + C_F) + Emax_C·C_C/(EC50_C + C_C)`, on the B lineage
+//! `k_LD,B = s_B·k_LD`; blood T cells `T_b = to_blood·(Th + E + M)`; homeostatic boost (Kimmel 2021)
+//! `h = 1 + h_max·(K_T − T_b)²/(a_h·T_b² + (K_T − T_b)²)` for `T_b < K_T`, else 1; antigen
+//! `U = Bm + T1 + T2 + T3 + Bn + Am + Pb`; potential left `m = 1/(1 + (Dv/D50)^n)`; division rate
+//! `r = ρ·h·m·U/(EC50 + E + U)` (Chaudhury/Stein ratio-dependent form); memory re-activation
+//! `R = a_M·U/(K_aM + U)·M`; per-target kill rate `κ = k_kill·(E + ε_M·M)/(K_kill + E + ε_M·M + U)`.
+//!
+//! ```text
+//! dE/dt  = r·E − (δ_E + k_EM + k_LD)·E + R
+//! dM/dt  = k_EM·E − R − (δ_M + k_LD)·M
+//! dDv/dt = r·E/(E + 10⁻⁶)
+//! dBm/dt = S_B − (k_tr + κ + k_LD,B)·Bm,                      k_tr = 4/Λ
+//! dTi/dt = k_tr·(T(i−1) − Ti) − (κ + k_LD,B)·Ti,              i = 1..3, T0 = Bm
+//! dBn/dt = k_tr·T3 − (d_N + k_rec + κ + k_LD,B)·Bn
+//! dAm/dt = [g_A·(1 − Am/K_A) − δ_x·A_x/(Am + A_x) − κ − k_LD,B]·Am + k_rec·Bn
+//! dPb/dt = k_PB·Am − (d_PB + κ + k_LD,B)·Pb
+//! dLl/dt = k_PL·Pb − d_LL·Ll
+//! dAb/dt = p_PB·Pb + p_LL·Ll − k_Ab·Ab,                       k_Ab = ln 2 / t½_IgG
+//! dSd/dt = k_SD·(SD_max·Ab^γ/(Ab50^γ + Ab^γ) − Sd)
+//! dTh/dt = [−r_T·ln(T_b/K_T) − k_LD]·Th
+//! dIl/dt = k_IL·(IL0 − Il) + p_IL·E·U/(EC50 + E + U)
+//! ```
+//!
+//! The state at the start of the horizon is the analytic steady state without therapy: blood B
+//! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/(d_N + k_rec))`,
+//! `K_A` so that `Am0` is an equilibrium, `Pb0`, `Ll0` (1 Mcell) and the antibody production
+//! constants from their steady states (LLPC give the share `f_LL` of production), `SD_max` so that
+//! the SLEDAI steady state is the baseline covariate, `K_T` the baseline blood T count.
+//!
+//! Eliminated compartments can show round-off of ≈ −10⁻¹² Mcells: rate terms use `max(x, 0)`.
+//!
+//! # Definitions (assumptions, see [`SleDefinitions`])
+//! CRS grade from peak IL-6: < 20 pg/mL → 0, 20–100 → 1, 100–500 → 2, 500–2000 → 3, ≥ 2000 → 4.
+//! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
+//! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
+//! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3).
+
+mod params;
+
+pub use params::{SLE_PARAMS, SleParams};
+
+use nalgebra::SVector;
+
+use crate::error::ParamError;
+use crate::model::pk::{Disposition, Exposure};
+use crate::model::{
+    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, OutputInfo, ParamInfo, Segment,
+    StateInfo,
+};
+use crate::regimen::ResolvedDose;
+use crate::solve::Trajectory;
+use crate::variability::Covariates;
+
+/// Number of states of the SLE model.
+pub const SLE_STATES: usize = 15;
+
+/// State indices.
+mod ix {
+    pub const E: usize = 0;
+    pub const M: usize = 1;
+    pub const DV: usize = 2;
+    pub const BM: usize = 3;
+    pub const T1: usize = 4;
+    pub const T2: usize = 5;
+    pub const T3: usize = 6;
+    pub const BN: usize = 7;
+    pub const AM: usize = 8;
+    pub const PB: usize = 9;
+    pub const LL: usize = 10;
+    pub const AB: usize = 11;
+    pub const SD: usize = 12;
+    pub const TH: usize = 13;
+    pub const IL: usize = 14;
+}
+
+const STATES: &[StateInfo] = &[
+    StateInfo {
+        name: "car_t_effector",
+        unit: "1e6 cells",
+        description: "effector-like CAR-T, whole body",
+    },
+    StateInfo {
+        name: "car_t_memory",
+        unit: "1e6 cells",
+        description: "memory-like CAR-T, whole body",
+    },
+    StateInfo {
+        name: "divisions",
+        unit: "divisions",
+        description: "mean antigen-driven divisions of the CAR-T lineage",
+    },
+    StateInfo {
+        name: "b_marrow_precursors",
+        unit: "1e6 cells",
+        description: "CD19+ marrow precursors (pro/pre-B)",
+    },
+    StateInfo {
+        name: "b_transit_1",
+        unit: "1e6 cells",
+        description: "maturation transit stage 1",
+    },
+    StateInfo {
+        name: "b_transit_2",
+        unit: "1e6 cells",
+        description: "maturation transit stage 2",
+    },
+    StateInfo {
+        name: "b_transit_3",
+        unit: "1e6 cells",
+        description: "maturation transit stage 3 (transitional B, circulating)",
+    },
+    StateInfo {
+        name: "b_naive",
+        unit: "1e6 cells",
+        description: "naive/mature B cells, blood + tissue",
+    },
+    StateInfo {
+        name: "b_autoreactive_memory",
+        unit: "1e6 cells",
+        description: "autoreactive memory B cells",
+    },
+    StateInfo {
+        name: "plasmablasts",
+        unit: "1e6 cells",
+        description: "autoreactive short-lived plasmablasts (CD19+)",
+    },
+    StateInfo {
+        name: "long_lived_plasma_cells",
+        unit: "1e6 cells",
+        description: "autoreactive long-lived plasma cells (CD19−, spared)",
+    },
+    StateInfo {
+        name: "anti_dsdna",
+        unit: "IU/mL",
+        description: "anti-dsDNA titre",
+    },
+    StateInfo {
+        name: "sledai",
+        unit: "points",
+        description: "SLEDAI-2K surrogate",
+    },
+    StateInfo {
+        name: "host_t_cells",
+        unit: "1e6 cells",
+        description: "host T cells, whole body",
+    },
+    StateInfo {
+        name: "il6",
+        unit: "pg/mL",
+        description: "IL-6-like cytokine in plasma",
+    },
+];
+
+/// Dose inputs of the SLE model.
+pub const INPUTS: &[InputInfo] = &[
+    InputInfo {
+        name: crate::regimen::CAR_T,
+        kind: InputKind::Cells,
+        description: "CD19 CAR-T product (cells), split into effector/memory by f_mem",
+    },
+    InputInfo {
+        name: "fludarabine",
+        kind: InputKind::DrugMg,
+        description: "fludarabine phosphate (mg), converted to F-ara-A by f_salt",
+    },
+    InputInfo {
+        name: "cyclophosphamide",
+        kind: InputKind::DrugMg,
+        description: "cyclophosphamide (mg)",
+    },
+];
+
+/// Output indices of the SLE model.
+pub mod out {
+    /// CAR-T (effector + memory) in blood, cells/µL.
+    pub const CAR_T: usize = 0;
+    /// Memory-like CAR-T in blood, cells/µL.
+    pub const CAR_T_MEMORY: usize = 1;
+    /// CD19+ B cells in blood, cells/µL.
+    pub const B_CELLS: usize = 2;
+    /// Autoreactive memory B cells in blood, cells/µL.
+    pub const AUTOREACTIVE_B: usize = 3;
+    /// T cells (host + CAR-T) in blood, cells/µL.
+    pub const T_CELLS: usize = 4;
+    /// Anti-dsDNA, IU/mL.
+    pub const ANTI_DSDNA: usize = 5;
+    /// SLEDAI surrogate, points.
+    pub const SLEDAI: usize = 6;
+    /// IL-6, pg/mL.
+    pub const IL6: usize = 7;
+    /// F-ara-A plasma concentration, mg/L.
+    pub const FLUDARABINE: usize = 8;
+    /// Cyclophosphamide plasma concentration, mg/L.
+    pub const CYCLOPHOSPHAMIDE: usize = 9;
+}
+
+const OUTPUTS: &[OutputInfo] = &[
+    OutputInfo {
+        name: "car_t_cells_per_ul",
+        unit: "cells/µL",
+        detection_limit: 0.01,
+        log_scale: true,
+        description: "CAR-T cells in blood (flow cytometry)",
+    },
+    OutputInfo {
+        name: "car_t_memory_cells_per_ul",
+        unit: "cells/µL",
+        detection_limit: 0.01,
+        log_scale: true,
+        description: "memory-like CAR-T cells in blood",
+    },
+    OutputInfo {
+        name: "b_cells_per_ul",
+        unit: "cells/µL",
+        detection_limit: 1.0,
+        log_scale: true,
+        description: "CD19+ B cells in blood (transitional + naive + autoreactive memory)",
+    },
+    OutputInfo {
+        name: "autoreactive_b_cells_per_ul",
+        unit: "cells/µL",
+        detection_limit: 0.01,
+        log_scale: true,
+        description: "autoreactive memory B cells in blood",
+    },
+    OutputInfo {
+        name: "t_cells_per_ul",
+        unit: "cells/µL",
+        detection_limit: 1.0,
+        log_scale: true,
+        description: "T cells in blood, host + CAR-T",
+    },
+    OutputInfo {
+        name: "anti_dsdna_iu_per_ml",
+        unit: "IU/mL",
+        detection_limit: 1.0,
+        log_scale: true,
+        description: "anti-dsDNA titre",
+    },
+    OutputInfo {
+        name: "sledai",
+        unit: "points",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "SLEDAI-2K surrogate",
+    },
+    OutputInfo {
+        name: "il6_pg_per_ml",
+        unit: "pg/mL",
+        detection_limit: 1.5,
+        log_scale: true,
+        description: "IL-6-like cytokine",
+    },
+    OutputInfo {
+        name: "fludarabine_mg_per_l",
+        unit: "mg/L",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "F-ara-A plasma concentration",
+    },
+    OutputInfo {
+        name: "cyclophosphamide_mg_per_l",
+        unit: "mg/L",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "cyclophosphamide plasma concentration",
+    },
+];
+
+/// Endpoint indices of the SLE model.
+pub mod ep {
+    /// CAR-T Cmax, cells/µL.
+    pub const CAR_T_PEAK: usize = 0;
+    /// CAR-T Tmax, day.
+    pub const CAR_T_PEAK_DAY: usize = 1;
+    /// CAR-T AUC day 0–28, cells·day/µL.
+    pub const CAR_T_AUC_0_28: usize = 2;
+    /// CAR-T at day 90, cells/µL.
+    pub const CAR_T_DAY90: usize = 3;
+    /// First day with blood B < threshold after infusion.
+    pub const B_DEPLETION_DAY: usize = 4;
+    /// First day with blood B ≥ threshold after depletion.
+    pub const B_REAPPEARANCE_DAY: usize = 5;
+    /// Blood B at day 14, cells/µL.
+    pub const B_DAY14: usize = 6;
+    /// First day anti-dsDNA is negative.
+    pub const ANTI_DSDNA_NEGATIVE_DAY: usize = 7;
+    /// SLEDAI surrogate at month 3.
+    pub const SLEDAI_MONTH3: usize = 8;
+    /// IL-6 peak after infusion, pg/mL.
+    pub const IL6_PEAK: usize = 9;
+    /// CRS grade 0–4.
+    pub const CRS_GRADE: usize = 10;
+    /// Cumulative F-ara-A AUC, mg·h/L.
+    pub const FLU_AUC: usize = 11;
+    /// Blood T cells at day 0, cells/µL.
+    pub const T_DAY0: usize = 12;
+    /// Flag: B below threshold at day 14.
+    pub const B_DEPLETED_DAY14: usize = 13;
+    /// Flag: anti-dsDNA negative at month 3.
+    pub const ANTI_DSDNA_NEGATIVE_MONTH3: usize = 14;
+    /// Flag: remission at month 3.
+    pub const REMISSION_MONTH3: usize = 15;
+    /// Flag: CRS grade ≥ 1.
+    pub const CRS_GE1: usize = 16;
+    /// Flag: CRS grade ≥ 2.
+    pub const CRS_GE2: usize = 17;
+    /// Flag: CRS grade ≥ 3.
+    pub const CRS_GE3: usize = 18;
+    /// Flag: autoreactive compartment stays eliminated from month 3 to the horizon end.
+    pub const AUTOREACTIVE_ELIMINATED: usize = 19;
+}
+
+const fn cont(name: &'static str, unit: &'static str, description: &'static str) -> EndpointInfo {
+    EndpointInfo {
+        name,
+        unit,
+        kind: EndpointKind::Continuous,
+        description,
+    }
+}
+
+const fn flag(name: &'static str, description: &'static str) -> EndpointInfo {
+    EndpointInfo {
+        name,
+        unit: "1",
+        kind: EndpointKind::Flag,
+        description,
+    }
+}
+
+const ENDPOINTS: &[EndpointInfo] = &[
+    cont(
+        "car_t_peak_cells_per_ul",
+        "cells/µL",
+        "CAR-T Cmax in blood after infusion",
+    ),
+    cont("car_t_peak_day", "day", "CAR-T Tmax"),
+    cont(
+        "car_t_auc_0_28_cells_day_per_ul",
+        "cells·day/µL",
+        "CAR-T AUC from day 0 to 28",
+    ),
+    cont(
+        "car_t_day90_cells_per_ul",
+        "cells/µL",
+        "CAR-T in blood at day 90",
+    ),
+    cont(
+        "b_cell_depletion_day",
+        "day",
+        "first day after infusion with blood B below the detection threshold",
+    ),
+    cont(
+        "b_cell_reappearance_day",
+        "day",
+        "first day after depletion with blood B at or above the detection threshold (NaN: never)",
+    ),
+    cont(
+        "b_cells_day14_cells_per_ul",
+        "cells/µL",
+        "blood B at day 14",
+    ),
+    cont(
+        "anti_dsdna_negative_day",
+        "day",
+        "first day after infusion with anti-dsDNA below the negativity cutoff",
+    ),
+    cont(
+        "sledai_month3",
+        "points",
+        "SLEDAI surrogate at the month-3 visit",
+    ),
+    cont("il6_peak_pg_per_ml", "pg/mL", "IL-6 peak after infusion"),
+    cont("crs_grade", "grade", "CRS grade 0–4 from the IL-6 peak"),
+    cont(
+        "fludarabine_auc_mg_h_per_l",
+        "mg·h/L",
+        "cumulative F-ara-A AUC (dose/CL)",
+    ),
+    cont(
+        "t_cells_day0_cells_per_ul",
+        "cells/µL",
+        "blood T cells at CAR-T infusion",
+    ),
+    flag("b_depleted_day14", "blood B below the threshold at day 14"),
+    flag(
+        "anti_dsdna_negative_month3",
+        "anti-dsDNA below the negativity cutoff at month 3",
+    ),
+    flag(
+        "remission_month3",
+        "SLEDAI surrogate below the remission cutoff at month 3",
+    ),
+    flag("crs_grade_ge1", "CRS grade ≥ 1"),
+    flag("crs_grade_ge2", "CRS grade ≥ 2"),
+    flag("crs_grade_ge3", "CRS grade ≥ 3"),
+    flag(
+        "autoreactive_eliminated",
+        "autoreactive memory B below 1% of baseline from month 3 to the horizon end",
+    ),
+];
+
+/// Definitions used to turn trajectories into endpoints. All are assumptions
+/// (PROTOTYPE.md §2) and can be changed per study.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SleDefinitions {
+    /// Blood B-cell detection threshold for depletion and reappearance, cells/µL.
+    pub b_cell_threshold_per_ul: f64,
+    /// Anti-dsDNA is negative below this fraction of the patient's baseline titre.
+    pub anti_dsdna_negative_fraction: f64,
+    /// Remission: SLEDAI surrogate below this value at the month-3 visit.
+    pub remission_sledai_below: f64,
+    /// Day of the month-3 visit.
+    pub month3_day: f64,
+    /// IL-6 peak thresholds for CRS grades 1, 2, 3, 4, pg/mL.
+    pub crs_il6_thresholds_pg_per_ml: [f64; 4],
+    /// Autoreactive compartment counts as eliminated below this fraction of its baseline.
+    pub autoreactive_eliminated_fraction: f64,
+    /// Drug concentration treated as exactly zero after washout, mg/L.
+    pub negligible_drug_mg_per_l: f64,
+}
+
+impl Default for SleDefinitions {
+    fn default() -> Self {
+        SleDefinitions {
+            b_cell_threshold_per_ul: 1.0,
+            anti_dsdna_negative_fraction: 0.1,
+            remission_sledai_below: 2.0,
+            month3_day: 90.0,
+            crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
+            autoreactive_eliminated_fraction: 0.01,
+            negligible_drug_mg_per_l: 1e-9,
+        }
+    }
+}
+
+/// The SLE CD19 CAR-T model.
+///
+/// ```
+/// use cartsim::prelude::*;
+/// let model = SleModel::default();
+/// assert_eq!(model.states().len(), 15);
+/// assert!(model.parameters().iter().all(|p| !p.source.note().is_empty()));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SleModel {
+    /// Endpoint definitions.
+    pub definitions: SleDefinitions,
+}
+
+/// One prepared SLE patient: parameters, derived constants and drug exposure.
+#[derive(Debug, Clone)]
+pub struct SlePatient {
+    p: SleParams,
+    to_blood: f64,
+    k_tr: f64,
+    s_b: f64,
+    k_a: f64,
+    k_pb: f64,
+    k_pl: f64,
+    k_ab: f64,
+    p_pb: f64,
+    p_ll: f64,
+    sd_max: f64,
+    ab50_g: f64,
+    k_t_per_ul: f64,
+    y0: SVector<f64, SLE_STATES>,
+    flu: Exposure<3>,
+    cy: Exposure<1>,
+    flu_auc_mg_h_per_l: f64,
+    baseline_anti_dsdna: f64,
+    baseline_autoreactive_per_ul: f64,
+}
+
+impl SlePatient {
+    /// Blood cells/µL per 10⁶ body cells.
+    pub fn cells_per_ul_per_mcell(&self) -> f64 {
+        self.to_blood
+    }
+
+    /// Constant CD19− progenitor inflow into the marrow precursor pool, Mcells/day.
+    pub fn progenitor_inflow_mcells_per_day(&self) -> f64 {
+        self.s_b
+    }
+
+    /// F-ara-A exposure.
+    pub fn fludarabine(&self) -> &Exposure<3> {
+        &self.flu
+    }
+
+    /// Cyclophosphamide exposure.
+    pub fn cyclophosphamide(&self) -> &Exposure<1> {
+        &self.cy
+    }
+
+    /// Parameters.
+    pub fn params(&self) -> &SleParams {
+        &self.p
+    }
+}
+
+#[inline]
+fn pos(x: f64) -> f64 {
+    x.max(0.0)
+}
+
+impl Model<SLE_STATES> for SleModel {
+    type Params = SleParams;
+    type Patient = SlePatient;
+
+    fn name(&self) -> &'static str {
+        "sle_cd19_car_t"
+    }
+    fn states(&self) -> &'static [StateInfo] {
+        STATES
+    }
+    fn parameters(&self) -> &'static [ParamInfo] {
+        SLE_PARAMS
+    }
+    fn inputs(&self) -> &'static [InputInfo] {
+        INPUTS
+    }
+    fn outputs(&self) -> &'static [OutputInfo] {
+        OUTPUTS
+    }
+    fn endpoint_info(&self) -> &'static [EndpointInfo] {
+        ENDPOINTS
+    }
+    fn default_params(&self) -> SleParams {
+        SleParams::default()
+    }
+    fn params_from_values(&self, values: &[f64]) -> Result<SleParams, ParamError> {
+        SleParams::from_values(self.name(), values)
+    }
+    fn param_values(&self, params: &SleParams, out: &mut [f64]) {
+        params.to_values(out);
+    }
+
+    fn prepare(
+        &self,
+        p: &SleParams,
+        cov: &Covariates,
+        doses: &[ResolvedDose],
+    ) -> Result<SlePatient, ParamError> {
+        cov.validate()?;
+        let w = cov.weight_kg;
+        let v_blood_ul = p.blood_volume_ml_per_kg * w * 1000.0;
+        let to_blood = p.blood_fraction * 1e6 / v_blood_ul;
+
+        // B lineage steady state.
+        let k_tr = 4.0 / p.maturation_delay_day;
+        let b_tot = cov.baseline_b_cells_per_ul / to_blood;
+        let am0 = p.autoreactive_fraction * b_tot;
+        let d_n_eff = p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day;
+        let s_b = (b_tot - am0) / (1.0 / k_tr + 1.0 / d_n_eff);
+        let bm0 = s_b / k_tr;
+        let bn0 = s_b / d_n_eff;
+        // Autoreactive memory: K_A such that Am0 is an equilibrium.
+        let allee = p.allee_death_per_day * p.allee_scale_mcells / (am0 + p.allee_scale_mcells);
+        let q = allee - p.naive_to_autoreactive_per_day * bn0 / am0;
+        let ratio = q / p.autoreactive_growth_per_day;
+        if ratio >= 1.0 {
+            return Err(ParamError::Invalid {
+                name: "autoreactive_growth_per_day".into(),
+                reason: format!(
+                    "growth {} /day cannot balance the Allee death at baseline ({} /day)",
+                    p.autoreactive_growth_per_day, q
+                ),
+            });
+        }
+        let k_a = am0 / (1.0 - ratio);
+        let pb0 = p.plasmablast_ratio * am0;
+        let k_pb = p.plasmablast_death_per_day * p.plasmablast_ratio;
+        let ll0 = 1.0;
+        let k_pl = p.llpc_death_per_day * ll0 / pb0;
+        let ab0 = cov.baseline_anti_dsdna_iu_per_ml;
+        let k_ab = std::f64::consts::LN_2 / p.igg_half_life_day;
+        let p_pb = (1.0 - p.llpc_production_share) * k_ab * ab0 / pb0;
+        let p_ll = p.llpc_production_share * k_ab * ab0 / ll0;
+        let ab50_g = p.sledai_half_titre_iu_per_ml.powf(p.sledai_hill);
+        let ab0_g = ab0.powf(p.sledai_hill);
+        let sd_max = cov.baseline_sledai * (ab50_g + ab0_g) / ab0_g;
+        let k_t_per_ul = cov.baseline_t_cells_per_ul;
+        let th0 = k_t_per_ul / to_blood;
+
+        let mut y0 = SVector::<f64, SLE_STATES>::zeros();
+        y0[ix::BM] = bm0;
+        y0[ix::T1] = bm0;
+        y0[ix::T2] = bm0;
+        y0[ix::T3] = bm0;
+        y0[ix::BN] = bn0;
+        y0[ix::AM] = am0;
+        y0[ix::PB] = pb0;
+        y0[ix::LL] = ll0;
+        y0[ix::AB] = ab0;
+        y0[ix::SD] = cov.baseline_sledai;
+        y0[ix::TH] = th0;
+        y0[ix::IL] = p.il6_baseline_pg_per_ml;
+
+        // Lymphodepletion PK (Langenhorst 2019, allometric to 70 kg; rates per day).
+        let egfr_l_per_h = cov.egfr_ml_per_min * 0.06;
+        let wr = w / 70.0;
+        let a75 = wr.powf(0.75);
+        let cl_l_per_h = (p.flu_cl_nonrenal_l_per_h + p.flu_cl_renal_per_egfr * egfr_l_per_h) * a75;
+        let flu_disp = Disposition::three_compartment(
+            p.flu_v1_l * wr,
+            p.flu_v2_l * wr,
+            p.flu_v3_l * wr,
+            cl_l_per_h * 24.0,
+            p.flu_q2_l_per_h * a75 * 24.0,
+            p.flu_q3_l_per_h * a75 * 24.0,
+        )?;
+        let negligible = self.definitions.negligible_drug_mg_per_l;
+        let flu = Exposure::new(&flu_disp, doses, 1, p.flu_salt_fraction, negligible);
+        let flu_auc_mg_h_per_l = flu.auc_mg_day_per_l() * 24.0;
+        let k_cy = std::f64::consts::LN_2 / (p.cy_half_life_h / 24.0);
+        let cy_disp = Disposition::one_compartment(p.cy_volume_l_per_kg * w, k_cy);
+        let cy = Exposure::new(&cy_disp, doses, 2, 1.0, negligible);
+
+        Ok(SlePatient {
+            p: *p,
+            to_blood,
+            k_tr,
+            s_b,
+            k_a,
+            k_pb,
+            k_pl,
+            k_ab,
+            p_pb,
+            p_ll,
+            sd_max,
+            ab50_g,
+            k_t_per_ul,
+            y0,
+            flu,
+            cy,
+            flu_auc_mg_h_per_l,
+            baseline_anti_dsdna: ab0,
+            baseline_autoreactive_per_ul: am0 * to_blood,
+        })
+    }
+
+    fn initial_state(&self, patient: &SlePatient, _start_day: f64) -> SVector<f64, SLE_STATES> {
+        patient.y0
+    }
+
+    fn breakpoints(&self, patient: &SlePatient, out: &mut Vec<f64>) {
+        for w in [patient.flu.washout_day(), patient.cy.washout_day()] {
+            if w.is_finite() {
+                out.push(w);
+            }
+        }
+    }
+
+    #[inline]
+    fn rhs(
+        &self,
+        pt: &SlePatient,
+        t: f64,
+        y: &SVector<f64, SLE_STATES>,
+        seg: &Segment<'_>,
+        dy: &mut SVector<f64, SLE_STATES>,
+    ) {
+        let p = &pt.p;
+        let c_f = pt.flu.concentration(t, seg.start_day);
+        let c_c = pt.cy.concentration(t, seg.start_day);
+        let k_ld = p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
+            + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c);
+        let k_ld_b = p.b_lineage_ld_sensitivity * k_ld;
+
+        let e = pos(y[ix::E]);
+        let m = pos(y[ix::M]);
+        let dv = pos(y[ix::DV]);
+        let bm = pos(y[ix::BM]);
+        let t1 = pos(y[ix::T1]);
+        let t2 = pos(y[ix::T2]);
+        let t3 = pos(y[ix::T3]);
+        let bn = pos(y[ix::BN]);
+        let am = pos(y[ix::AM]);
+        let pb = pos(y[ix::PB]);
+        let ll = pos(y[ix::LL]);
+        let ab = pos(y[ix::AB]);
+        let sd = y[ix::SD];
+        let th = pos(y[ix::TH]);
+        let il = y[ix::IL];
+
+        let t_b = pt.to_blood * (th + e + m);
+        let h = if t_b < pt.k_t_per_ul {
+            let d = pt.k_t_per_ul - t_b;
+            1.0 + p.homeostatic_boost_max * d * d / (p.homeostatic_boost_shape * t_b * t_b + d * d)
+        } else {
+            1.0
+        };
+        let u = bm + t1 + t2 + t3 + bn + am + pb;
+        let x = dv / p.potential_half_divisions;
+        let potential = 1.0 / (1.0 + x.powf(p.potential_hill));
+        let engaged = u / (p.expansion_half_saturation_mcells + e + u);
+        let r = p.effector_proliferation_per_day * h * potential * engaged;
+        let react =
+            p.memory_reactivation_per_day * u / (p.memory_reactivation_half_sat_mcells + u) * m;
+        let killers = e + p.memory_kill_efficiency * m;
+        let kappa =
+            p.max_kill_per_car_t_per_day * killers / (p.kill_half_saturation_mcells + killers + u);
+        let loss_b = kappa + k_ld_b;
+
+        dy[ix::E] =
+            r * e - (p.effector_death_per_day + p.effector_to_memory_per_day + k_ld) * e + react;
+        dy[ix::M] = p.effector_to_memory_per_day * e - react - (p.memory_death_per_day + k_ld) * m;
+        dy[ix::DV] = r * e / (e + 1e-6);
+        dy[ix::BM] = pt.s_b - (pt.k_tr + loss_b) * bm;
+        dy[ix::T1] = pt.k_tr * (bm - t1) - loss_b * t1;
+        dy[ix::T2] = pt.k_tr * (t1 - t2) - loss_b * t2;
+        dy[ix::T3] = pt.k_tr * (t2 - t3) - loss_b * t3;
+        dy[ix::BN] = pt.k_tr * t3
+            - (p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day + loss_b) * bn;
+        let allee = p.allee_death_per_day * p.allee_scale_mcells / (am + p.allee_scale_mcells);
+        dy[ix::AM] = (p.autoreactive_growth_per_day * (1.0 - am / pt.k_a) - allee - loss_b) * am
+            + p.naive_to_autoreactive_per_day * bn;
+        dy[ix::PB] = pt.k_pb * am - (p.plasmablast_death_per_day + loss_b) * pb;
+        dy[ix::LL] = pt.k_pl * pb - p.llpc_death_per_day * ll;
+        dy[ix::AB] = pt.p_pb * pb + pt.p_ll * ll - pt.k_ab * ab;
+        let ab_g = ab.powf(p.sledai_hill);
+        dy[ix::SD] = p.sledai_rate_per_day * (pt.sd_max * ab_g / (pt.ab50_g + ab_g) - sd);
+        let gompertz = if t_b > 0.0 {
+            -p.t_recovery_per_day * (t_b / pt.k_t_per_ul).ln()
+        } else {
+            0.0
+        };
+        dy[ix::TH] = (gompertz - k_ld) * th;
+        dy[ix::IL] = p.il6_clearance_per_day * (p.il6_baseline_pg_per_ml - il)
+            + p.il6_production_pg_per_ml_per_day_per_mcell * e * engaged;
+    }
+
+    fn apply_bolus(
+        &self,
+        pt: &SlePatient,
+        input: usize,
+        amount: f64,
+        y: &mut SVector<f64, SLE_STATES>,
+    ) {
+        // Drugs act through their closed-form exposure; only the cell product enters the state.
+        if input == 0 {
+            let mcells = amount * 1e-6;
+            y[ix::E] += (1.0 - pt.p.product_memory_fraction) * mcells;
+            y[ix::M] += pt.p.product_memory_fraction * mcells;
+        }
+    }
+
+    fn observe(&self, pt: &SlePatient, t: f64, y: &SVector<f64, SLE_STATES>, o: &mut [f64]) {
+        if o.len() < OUTPUTS.len() {
+            return;
+        }
+        let b = pt.to_blood;
+        o[out::CAR_T] = b * pos(y[ix::E] + y[ix::M]);
+        o[out::CAR_T_MEMORY] = b * pos(y[ix::M]);
+        o[out::B_CELLS] = b * pos(y[ix::T3] + y[ix::BN] + y[ix::AM]);
+        o[out::AUTOREACTIVE_B] = b * pos(y[ix::AM]);
+        o[out::T_CELLS] = b * pos(y[ix::TH] + y[ix::E] + y[ix::M]);
+        o[out::ANTI_DSDNA] = pos(y[ix::AB]);
+        o[out::SLEDAI] = pos(y[ix::SD]);
+        o[out::IL6] = pos(y[ix::IL]);
+        o[out::FLUDARABINE] = pt.flu.concentration_at(t);
+        o[out::CYCLOPHOSPHAMIDE] = pt.cy.concentration_at(t);
+    }
+
+    fn endpoints(&self, pt: &SlePatient, tr: &Trajectory, o: &mut [f64]) {
+        if o.len() < ENDPOINTS.len() {
+            return;
+        }
+        let d = &self.definitions;
+        let m3 = d.month3_day;
+        let (peak_day, peak) = tr.peak(out::CAR_T, 0.0);
+        o[ep::CAR_T_PEAK] = peak;
+        o[ep::CAR_T_PEAK_DAY] = peak_day;
+        o[ep::CAR_T_AUC_0_28] = tr.auc(out::CAR_T, 0.0, 28.0);
+        o[ep::CAR_T_DAY90] = tr.value_at(out::CAR_T, 90.0);
+        let thr = d.b_cell_threshold_per_ul;
+        let dep = tr.first_below(out::B_CELLS, thr, 0.0);
+        o[ep::B_DEPLETION_DAY] = dep;
+        o[ep::B_REAPPEARANCE_DAY] = if dep.is_nan() {
+            f64::NAN
+        } else {
+            tr.first_at_or_above(out::B_CELLS, thr, dep + tr.step_day())
+        };
+        let b14 = tr.value_at(out::B_CELLS, 14.0);
+        o[ep::B_DAY14] = b14;
+        let neg_cut = d.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        o[ep::ANTI_DSDNA_NEGATIVE_DAY] = tr.first_below(out::ANTI_DSDNA, neg_cut, 0.0);
+        let sd3 = tr.value_at(out::SLEDAI, m3);
+        o[ep::SLEDAI_MONTH3] = sd3;
+        let (_, il6_peak) = tr.peak(out::IL6, 0.0);
+        o[ep::IL6_PEAK] = il6_peak;
+        let grade = d
+            .crs_il6_thresholds_pg_per_ml
+            .iter()
+            .filter(|&&c| il6_peak >= c)
+            .count() as f64;
+        o[ep::CRS_GRADE] = grade;
+        o[ep::FLU_AUC] = pt.flu_auc_mg_h_per_l;
+        o[ep::T_DAY0] = tr.value_at(out::T_CELLS, 0.0);
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        o[ep::B_DEPLETED_DAY14] = flag(b14 < thr);
+        o[ep::ANTI_DSDNA_NEGATIVE_MONTH3] = flag(tr.value_at(out::ANTI_DSDNA, m3) < neg_cut);
+        o[ep::REMISSION_MONTH3] = flag(sd3 < d.remission_sledai_below);
+        o[ep::CRS_GE1] = flag(grade >= 1.0);
+        o[ep::CRS_GE2] = flag(grade >= 2.0);
+        o[ep::CRS_GE3] = flag(grade >= 3.0);
+        let cut = d.autoreactive_eliminated_fraction * pt.baseline_autoreactive_per_ul;
+        let from = tr.index_of(m3);
+        let eliminated = tr.output(out::AUTOREACTIVE_B)[from..]
+            .iter()
+            .all(|&v| v < cut);
+        o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);
+    }
+}

@@ -1,0 +1,573 @@
+//! What is given when: CAR-T products and lymphodepleting drugs, validated by a builder and
+//! resolved per patient into absolute amounts (cells, mg).
+//!
+//! ```
+//! use cartsim::regimen::{Administration, Amount, Regimen};
+//!
+//! let regimen = Regimen::builder()
+//!     .horizon(-6.0, 365.0)
+//!     .drug("fludarabine", Amount::MgPerM2(25.0), &[-5.0, -4.0, -3.0],
+//!           Administration::Infusion { duration_day: 0.5 / 24.0 })
+//!     .drug("cyclophosphamide", Amount::MgPerM2(1000.0), &[-3.0],
+//!           Administration::Infusion { duration_day: 1.0 / 24.0 })
+//!     .car_t(Amount::CellsPerKg(1e6), 0.0)
+//!     .build()?;
+//! assert_eq!(regimen.doses().len(), 5);
+//! # Ok::<(), cartsim::Error>(())
+//! ```
+
+use crate::error::RegimenError;
+use crate::model::{InputInfo, InputKind};
+use crate::variability::Covariates;
+
+/// Name of the CAR-T product input in the built-in models.
+pub const CAR_T: &str = "car_t";
+
+/// A dose amount with its unit. Per-kg and per-m² amounts are scaled by the patient's weight
+/// and Mosteller body-surface area when the regimen is resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    /// CAR-T cells per kg body weight.
+    CellsPerKg(f64),
+    /// Flat number of CAR-T cells.
+    Cells(f64),
+    /// Drug, mg per m² body-surface area (Mosteller).
+    MgPerM2(f64),
+    /// Drug, mg per kg body weight.
+    MgPerKg(f64),
+    /// Flat drug amount, mg.
+    Mg(f64),
+}
+
+impl Amount {
+    fn value(&self) -> f64 {
+        match *self {
+            Amount::CellsPerKg(v)
+            | Amount::Cells(v)
+            | Amount::MgPerM2(v)
+            | Amount::MgPerKg(v)
+            | Amount::Mg(v) => v,
+        }
+    }
+
+    fn unit(&self) -> &'static str {
+        match self {
+            Amount::CellsPerKg(_) => "cells/kg",
+            Amount::Cells(_) => "cells",
+            Amount::MgPerM2(_) => "mg/m2",
+            Amount::MgPerKg(_) => "mg/kg",
+            Amount::Mg(_) => "mg",
+        }
+    }
+
+    fn fits(&self, kind: InputKind) -> bool {
+        matches!(
+            (self, kind),
+            (Amount::CellsPerKg(_) | Amount::Cells(_), InputKind::Cells)
+                | (
+                    Amount::MgPerM2(_) | Amount::MgPerKg(_) | Amount::Mg(_),
+                    InputKind::DrugMg
+                )
+        )
+    }
+
+    /// Absolute amount for a patient: cells or mg.
+    pub fn absolute(&self, covariates: &Covariates) -> f64 {
+        match *self {
+            Amount::CellsPerKg(v) | Amount::MgPerKg(v) => v * covariates.weight_kg,
+            Amount::MgPerM2(v) => v * covariates.bsa_m2(),
+            Amount::Cells(v) | Amount::Mg(v) => v,
+        }
+    }
+}
+
+/// How a dose is given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Administration {
+    /// Instantaneous.
+    Bolus,
+    /// Zero-order infusion over `duration_day` days.
+    Infusion {
+        /// Duration, day (> 0).
+        duration_day: f64,
+    },
+}
+
+/// One dose of one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dose {
+    /// Input name (`car_t`, `fludarabine`, `cyclophosphamide`, or a custom model's input).
+    pub input: String,
+    /// Amount and unit.
+    pub amount: Amount,
+    /// Start time, day (0 = CAR-T infusion by convention; negative before).
+    pub time_day: f64,
+    /// Bolus or infusion.
+    pub administration: Administration,
+}
+
+impl Dose {
+    /// End of the dose (start + infusion duration), day.
+    pub fn end_day(&self) -> f64 {
+        match self.administration {
+            Administration::Bolus => self.time_day,
+            Administration::Infusion { duration_day } => self.time_day + duration_day,
+        }
+    }
+}
+
+/// A dose resolved for one patient and model: input index, absolute amount, timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedDose {
+    /// Index into the model's [`inputs`](crate::model::Model::inputs).
+    pub input: usize,
+    /// Start, day.
+    pub time_day: f64,
+    /// Amount: cells for cell products, mg for drugs.
+    pub amount: f64,
+    /// Infusion duration, day; `None` for a bolus.
+    pub duration_day: Option<f64>,
+}
+
+impl ResolvedDose {
+    /// End of the dose, day.
+    pub fn end_day(&self) -> f64 {
+        self.time_day + self.duration_day.unwrap_or(0.0)
+    }
+
+    /// Zero-order rate while infusing (amount/day); `None` for a bolus.
+    pub fn rate_per_day(&self) -> Option<f64> {
+        self.duration_day.map(|d| self.amount / d)
+    }
+}
+
+/// A validated dosing regimen with its simulation horizon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regimen {
+    doses: Vec<Dose>,
+    start_day: f64,
+    end_day: f64,
+}
+
+impl Regimen {
+    /// Starts a builder. The default horizon is day −6 to day 365.
+    pub fn builder() -> RegimenBuilder {
+        RegimenBuilder {
+            doses: Vec::new(),
+            start_day: -6.0,
+            end_day: 365.0,
+        }
+    }
+
+    /// The Erlangen SLE regimen (Mackensen 2022): fludarabine phosphate 25 mg/m²/day as 30-min
+    /// infusions on days −5, −4, −3; cyclophosphamide 1000 mg/m² as a 1-h infusion on day −3;
+    /// 1 × 10⁶ CAR-T cells/kg on day 0; horizon day −6 to 365.
+    /// Infusion durations are assumptions (usual practice).
+    pub fn mackensen_2022() -> Self {
+        Self::flu_cy(1e6, 25.0, 1000.0)
+    }
+
+    /// The Mackensen schedule with another CAR-T dose (cells/kg) and lymphodepletion intensity
+    /// (fludarabine mg/m²/day on days −5..−3, cyclophosphamide mg/m² on day −3; 0 omits a drug).
+    /// Values must be finite and non-negative (CAR-T dose > 0); invalid values give a regimen
+    /// that [`RegimenBuilder::build`] would reject, so use the builder for user input.
+    pub fn flu_cy(car_t_cells_per_kg: f64, flu_mg_per_m2: f64, cy_mg_per_m2: f64) -> Self {
+        let mut doses = Vec::with_capacity(5);
+        if flu_mg_per_m2 > 0.0 {
+            for t in [-5.0, -4.0, -3.0] {
+                doses.push(Dose {
+                    input: "fludarabine".into(),
+                    amount: Amount::MgPerM2(flu_mg_per_m2),
+                    time_day: t,
+                    administration: Administration::Infusion {
+                        duration_day: 0.5 / 24.0,
+                    },
+                });
+            }
+        }
+        if cy_mg_per_m2 > 0.0 {
+            doses.push(Dose {
+                input: "cyclophosphamide".into(),
+                amount: Amount::MgPerM2(cy_mg_per_m2),
+                time_day: -3.0,
+                administration: Administration::Infusion {
+                    duration_day: 1.0 / 24.0,
+                },
+            });
+        }
+        doses.push(Dose {
+            input: CAR_T.into(),
+            amount: Amount::CellsPerKg(car_t_cells_per_kg),
+            time_day: 0.0,
+            administration: Administration::Bolus,
+        });
+        Regimen {
+            doses,
+            start_day: -6.0,
+            end_day: 365.0,
+        }
+    }
+
+    /// The doses, sorted by start time (stable: equal times keep insertion order).
+    pub fn doses(&self) -> &[Dose] {
+        &self.doses
+    }
+
+    /// Horizon start, day.
+    pub fn start_day(&self) -> f64 {
+        self.start_day
+    }
+
+    /// Horizon end, day.
+    pub fn end_day(&self) -> f64 {
+        self.end_day
+    }
+
+    /// A copy with another horizon.
+    ///
+    /// # Errors
+    /// As [`RegimenBuilder::build`].
+    pub fn with_horizon(&self, start_day: f64, end_day: f64) -> Result<Self, RegimenError> {
+        let mut b = Regimen::builder().horizon(start_day, end_day);
+        for d in &self.doses {
+            b = b.dose(d.clone());
+        }
+        b.build()
+    }
+
+    /// Checks that every dose names an input of `inputs` with a fitting unit.
+    ///
+    /// # Errors
+    /// [`RegimenError::UnknownInput`] or [`RegimenError::WrongUnit`].
+    pub fn check_inputs(&self, model: &str, inputs: &[InputInfo]) -> Result<(), RegimenError> {
+        for (index, d) in self.doses.iter().enumerate() {
+            let info = inputs.iter().find(|i| i.name == d.input).ok_or_else(|| {
+                RegimenError::UnknownInput {
+                    input: d.input.clone(),
+                    model: model.to_string(),
+                    known: inputs.iter().map(|i| i.name).collect::<Vec<_>>().join(", "),
+                }
+            })?;
+            if !d.amount.fits(info.kind) {
+                return Err(RegimenError::WrongUnit {
+                    index,
+                    input: d.input.clone(),
+                    unit: d.amount.unit().to_string(),
+                    expected: match info.kind {
+                        InputKind::Cells => "cells/kg or cells".into(),
+                        InputKind::DrugMg => "mg/m2, mg/kg or mg".into(),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the doses for one patient into `out` (cleared first), in time order.
+    ///
+    /// # Errors
+    /// As [`Regimen::check_inputs`].
+    pub fn resolve_into(
+        &self,
+        model: &str,
+        inputs: &[InputInfo],
+        covariates: &Covariates,
+        out: &mut Vec<ResolvedDose>,
+    ) -> Result<(), RegimenError> {
+        self.check_inputs(model, inputs)?;
+        out.clear();
+        for d in &self.doses {
+            let input = inputs.iter().position(|i| i.name == d.input).unwrap_or(0);
+            out.push(ResolvedDose {
+                input,
+                time_day: d.time_day,
+                amount: d.amount.absolute(covariates),
+                duration_day: match d.administration {
+                    Administration::Bolus => None,
+                    Administration::Infusion { duration_day } => Some(duration_day),
+                },
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Builder for [`Regimen`]; nothing is checked until [`RegimenBuilder::build`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RegimenBuilder {
+    doses: Vec<Dose>,
+    start_day: f64,
+    end_day: f64,
+}
+
+impl RegimenBuilder {
+    /// Simulated horizon, days (start may be negative: lymphodepletion precedes day 0).
+    pub fn horizon(mut self, start_day: f64, end_day: f64) -> Self {
+        self.start_day = start_day;
+        self.end_day = end_day;
+        self
+    }
+
+    /// Adds one dose.
+    pub fn dose(mut self, dose: Dose) -> Self {
+        self.doses.push(dose);
+        self
+    }
+
+    /// Adds a CAR-T infusion (bolus) at `time_day`. Call again for split doses or redosing.
+    pub fn car_t(self, amount: Amount, time_day: f64) -> Self {
+        self.dose(Dose {
+            input: CAR_T.to_string(),
+            amount,
+            time_day,
+            administration: Administration::Bolus,
+        })
+    }
+
+    /// Splits a CAR-T dose: `total` is given as fractions at days, e.g.
+    /// `&[(0.0, 0.1), (1.0, 0.3), (2.0, 0.6)]`. Fractions must be > 0 and sum to 1.
+    pub fn car_t_split(mut self, total: Amount, parts: &[(f64, f64)]) -> Self {
+        let sum: f64 = parts.iter().map(|p| p.1).sum();
+        for &(time_day, fraction) in parts {
+            // A fraction sum far from 1 is reported by `build` via a NaN-free amount check below.
+            let scale = if (sum - 1.0).abs() <= 1e-9 {
+                fraction
+            } else {
+                f64::NAN
+            };
+            let amount = match total {
+                Amount::CellsPerKg(v) => Amount::CellsPerKg(v * scale),
+                Amount::Cells(v) => Amount::Cells(v * scale),
+                other => other,
+            };
+            self.doses.push(Dose {
+                input: CAR_T.to_string(),
+                amount,
+                time_day,
+                administration: Administration::Bolus,
+            });
+        }
+        self
+    }
+
+    /// Adds a drug given at each of `times_day`.
+    pub fn drug(
+        mut self,
+        input: &str,
+        amount: Amount,
+        times_day: &[f64],
+        administration: Administration,
+    ) -> Self {
+        for &time_day in times_day {
+            self.doses.push(Dose {
+                input: input.to_string(),
+                amount,
+                time_day,
+                administration,
+            });
+        }
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`RegimenError`] for a bad horizon, no dose, a non-finite or non-positive amount, a
+    /// non-finite time, a non-positive infusion duration, or a dose outside the horizon.
+    pub fn build(self) -> Result<Regimen, RegimenError> {
+        let (start_day, end_day) = (self.start_day, self.end_day);
+        if !(start_day.is_finite() && end_day.is_finite() && start_day < end_day) {
+            return Err(RegimenError::BadHorizon { start_day, end_day });
+        }
+        if self.doses.is_empty() {
+            return Err(RegimenError::Missing {
+                field: "doses".into(),
+            });
+        }
+        for (index, d) in self.doses.iter().enumerate() {
+            let v = d.amount.value();
+            if !(v.is_finite() && v > 0.0) {
+                return Err(RegimenError::BadAmount {
+                    index,
+                    input: d.input.clone(),
+                    value: v,
+                });
+            }
+            if !d.time_day.is_finite() {
+                return Err(RegimenError::BadTime {
+                    index,
+                    input: d.input.clone(),
+                    value: d.time_day,
+                });
+            }
+            if let Administration::Infusion { duration_day } = d.administration {
+                if !(duration_day.is_finite() && duration_day > 0.0) {
+                    return Err(RegimenError::BadDuration {
+                        index,
+                        input: d.input.clone(),
+                        value: duration_day,
+                    });
+                }
+            }
+            if d.time_day < start_day || d.end_day() > end_day {
+                return Err(RegimenError::OutsideHorizon {
+                    index,
+                    input: d.input.clone(),
+                    time_day: d.time_day,
+                    end_day: d.end_day(),
+                    start_day,
+                    horizon_end_day: end_day,
+                });
+            }
+        }
+        let mut doses = self.doses;
+        doses.sort_by(|a, b| a.time_day.total_cmp(&b.time_day));
+        Ok(Regimen {
+            doses,
+            start_day,
+            end_day,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> RegimenBuilder {
+        Regimen::builder().car_t(Amount::CellsPerKg(1e6), 0.0)
+    }
+
+    #[test]
+    fn mackensen_preset_matches_builder() {
+        let r = Regimen::builder()
+            .drug(
+                "fludarabine",
+                Amount::MgPerM2(25.0),
+                &[-5.0, -4.0, -3.0],
+                Administration::Infusion {
+                    duration_day: 0.5 / 24.0,
+                },
+            )
+            .drug(
+                "cyclophosphamide",
+                Amount::MgPerM2(1000.0),
+                &[-3.0],
+                Administration::Infusion {
+                    duration_day: 1.0 / 24.0,
+                },
+            )
+            .car_t(Amount::CellsPerKg(1e6), 0.0)
+            .build()
+            .unwrap();
+        assert_eq!(r, Regimen::mackensen_2022());
+    }
+
+    #[test]
+    fn resolves_per_kg_and_per_m2() {
+        let cov = Covariates {
+            weight_kg: 80.0,
+            height_cm: 180.0,
+            ..Covariates::typical()
+        };
+        let inputs = crate::model::sle::INPUTS;
+        let mut out = Vec::new();
+        Regimen::mackensen_2022()
+            .resolve_into("sle", inputs, &cov, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 5);
+        assert!((out[0].amount - 50.0).abs() < 1e-9); // 25 mg/m² × 2 m²
+        assert!((out[3].amount - 2000.0).abs() < 1e-9); // Cy 1000 mg/m² × 2 m² (sorted: -3 flu, -3 cy)
+        assert!((out[4].amount - 8e7).abs() < 1e-3); // 1e6/kg × 80 kg
+        assert_eq!(out[4].duration_day, None);
+    }
+
+    #[test]
+    fn rejects_bad_inputs() {
+        assert!(matches!(
+            Regimen::builder()
+                .car_t(Amount::CellsPerKg(-1.0), 0.0)
+                .build(),
+            Err(RegimenError::BadAmount { .. })
+        ));
+        assert!(matches!(
+            Regimen::builder()
+                .car_t(Amount::CellsPerKg(f64::NAN), 0.0)
+                .build(),
+            Err(RegimenError::BadAmount { .. })
+        ));
+        assert!(matches!(
+            Regimen::builder()
+                .car_t(Amount::CellsPerKg(1e6), f64::INFINITY)
+                .build(),
+            Err(RegimenError::BadTime { .. })
+        ));
+        assert!(matches!(
+            base()
+                .drug(
+                    "fludarabine",
+                    Amount::Mg(10.0),
+                    &[-3.0],
+                    Administration::Infusion { duration_day: 0.0 }
+                )
+                .build(),
+            Err(RegimenError::BadDuration { .. })
+        ));
+        assert!(matches!(
+            base().horizon(0.0, 0.0).build(),
+            Err(RegimenError::BadHorizon { .. })
+        ));
+        assert!(matches!(
+            base().horizon(5.0, 1.0).build(),
+            Err(RegimenError::BadHorizon { .. })
+        ));
+        assert!(matches!(
+            base().car_t(Amount::Cells(1e8), 400.0).build(),
+            Err(RegimenError::OutsideHorizon { .. })
+        ));
+        assert!(matches!(
+            Regimen::builder().build(),
+            Err(RegimenError::Missing { .. })
+        ));
+        let e = base()
+            .car_t_split(Amount::Cells(1e8), &[(0.0, 0.5), (1.0, 0.2)])
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, RegimenError::BadAmount { .. }), "{e}");
+    }
+
+    #[test]
+    fn unknown_input_and_wrong_unit_are_named() {
+        let inputs = crate::model::sle::INPUTS;
+        let r = base()
+            .drug(
+                "bendamustine",
+                Amount::Mg(10.0),
+                &[-3.0],
+                Administration::Bolus,
+            )
+            .build()
+            .unwrap();
+        let e = r.check_inputs("sle", inputs).unwrap_err();
+        assert!(e.to_string().contains("bendamustine"), "{e}");
+        let r = Regimen::builder()
+            .car_t(Amount::MgPerM2(1.0), 0.0)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            r.check_inputs("sle", inputs),
+            Err(RegimenError::WrongUnit { .. })
+        ));
+    }
+
+    #[test]
+    fn split_doses_sum_to_total() {
+        let r = Regimen::builder()
+            .car_t_split(Amount::Cells(1e8), &[(0.0, 0.1), (1.0, 0.3), (2.0, 0.6)])
+            .build()
+            .unwrap();
+        let total: f64 = r.doses().iter().map(|d| d.amount.value()).sum();
+        assert!((total - 1e8).abs() < 1e-3);
+    }
+}

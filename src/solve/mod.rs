@@ -1,0 +1,356 @@
+//! How one patient is integrated: the only module that imports `ode_solvers`.
+//!
+//! The horizon is cut into **segments** at every dose event (bolus times, infusion starts and
+//! ends). Within a segment the right-hand side is smooth and infusion rates are constant, so
+//! ode_solvers' Dopri5 (explicit Dormand–Prince 5(4), adaptive step) integrates it in one call;
+//! boluses are applied as jumps between segments, and each segment starts from the last accepted
+//! step's state (not from dense output, which can be off at the end point).
+//!
+//! ode_solvers panics on negative times in its dense output, so the solver runs on a shifted
+//! clock `τ = t − start_day ≥ 0`. Outputs are filled on a regular grid from inside the step
+//! callback by cubic Hermite interpolation between accepted steps (state and derivative at both
+//! ends), so no per-step result is stored by this crate. An output time that coincides with a
+//! bolus reports the post-dose state.
+//!
+//! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
+//! silently wrong for right-hand sides that depend on t (infusions).
+
+mod trajectory;
+
+pub use trajectory::Trajectory;
+
+use nalgebra::SVector;
+use ode_solvers::dop_shared::{IntegrationError, OutputType};
+use ode_solvers::{Dopri5, System};
+
+use crate::error::SolveError;
+use crate::model::{Model, Segment};
+use crate::regimen::ResolvedDose;
+
+/// Solver settings. Tolerances are scalar (ode_solvers' only option); the built-in models scale
+/// their states so that one pair is meaningful for every state (cells in 1e6 cells: atol 1e-6 is
+/// one cell).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SolverOptions {
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance, in state units.
+    pub atol: f64,
+    /// Step limit for the whole horizon (accepted + rejected steps).
+    pub max_steps: u32,
+    /// Dopri5 stiffness test interval in accepted steps (ode_solvers aborts a solve that sits on
+    /// the stability limit for 15 tests in a row).
+    pub stiffness_check_interval: u32,
+    /// Output grid spacing, day. Endpoints are computed on this grid.
+    pub output_step_day: f64,
+}
+
+impl Default for SolverOptions {
+    /// rtol = atol = 1e-6, 0.25-day output grid, 100 000 steps.
+    fn default() -> Self {
+        SolverOptions {
+            rtol: 1e-6,
+            atol: 1e-6,
+            max_steps: 100_000,
+            stiffness_check_interval: 1000,
+            output_step_day: 0.25,
+        }
+    }
+}
+
+impl SolverOptions {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`SolveError::BadOption`] naming the field.
+    pub fn validate(&self) -> Result<(), SolveError> {
+        let bad = |name: &str, reason: String| {
+            Err(SolveError::BadOption {
+                name: name.into(),
+                reason,
+            })
+        };
+        if !(self.rtol.is_finite() && self.rtol > 0.0 && self.rtol < 1.0) {
+            return bad(
+                "rtol",
+                format!("must be finite and in (0, 1), got {}", self.rtol),
+            );
+        }
+        if !(self.atol.is_finite() && self.atol > 0.0) {
+            return bad("atol", format!("must be finite and > 0, got {}", self.atol));
+        }
+        if self.max_steps == 0 {
+            return bad("max_steps", "must be > 0, got 0".into());
+        }
+        if self.stiffness_check_interval == 0 {
+            return bad("stiffness_check_interval", "must be > 0, got 0".into());
+        }
+        if !(self.output_step_day.is_finite() && self.output_step_day > 0.0) {
+            return bad(
+                "output_step_day",
+                format!("must be finite and > 0, got {}", self.output_step_day),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Work counters of one solve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SolveStats {
+    /// Accepted steps.
+    pub accepted_steps: u32,
+    /// Rejected steps.
+    pub rejected_steps: u32,
+    /// Right-hand-side evaluations.
+    pub rhs_evals: u32,
+    /// Number of integrated segments.
+    pub segments: u32,
+}
+
+/// Reusable buffers for solving many patients without reallocating.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    /// Breakpoints of the current solve.
+    timeline: Vec<f64>,
+    /// Infusion rates of the current segment, per input.
+    rates: Vec<f64>,
+    /// One row of outputs.
+    row: Vec<f64>,
+    /// Output trajectory of the last solve.
+    pub trajectory: Trajectory,
+}
+
+/// Integrates one prepared patient over `[start_day, end_day]` with the given doses, filling
+/// `ws.trajectory` on the output grid.
+///
+/// `doses` must be sorted by time and lie within the horizon (as produced by
+/// [`Regimen::resolve_into`](crate::regimen::Regimen::resolve_into)).
+///
+/// # Errors
+/// [`SolveError`] with the time reached when the step limit is hit, the step size underflows,
+/// stiffness is detected or the state becomes non-finite.
+pub fn solve_into<M, const N: usize>(
+    model: &M,
+    patient: &M::Patient,
+    doses: &[ResolvedDose],
+    start_day: f64,
+    end_day: f64,
+    options: &SolverOptions,
+    ws: &mut Workspace,
+) -> Result<SolveStats, SolveError>
+where
+    M: Model<N>,
+{
+    options.validate()?;
+    let n_out = model.outputs().len();
+    ws.trajectory
+        .reset(start_day, end_day, options.output_step_day, n_out);
+    ws.row.clear();
+    ws.row.resize(n_out, 0.0);
+    ws.rates.clear();
+    ws.rates.resize(model.inputs().len(), 0.0);
+
+    ws.timeline.clear();
+    ws.timeline.push(start_day);
+    ws.timeline.push(end_day);
+    for d in doses {
+        ws.timeline.push(d.time_day);
+        ws.timeline.push(d.end_day());
+    }
+    model.breakpoints(patient, &mut ws.timeline);
+    ws.timeline.sort_by(f64::total_cmp);
+    ws.timeline.dedup();
+    ws.timeline.retain(|&t| t >= start_day && t <= end_day);
+
+    let mut y = model.initial_state(patient, start_day);
+    let mut stats = SolveStats::default();
+    let mut next_out = 0usize;
+    let mut next_dose = 0usize;
+    let n_seg = ws.timeline.len() - 1;
+
+    for seg in 0..n_seg {
+        let (a, b) = (ws.timeline[seg], ws.timeline[seg + 1]);
+        // Boluses at the segment start.
+        while next_dose < doses.len() && doses[next_dose].time_day <= a {
+            let d = &doses[next_dose];
+            if d.duration_day.is_none() {
+                model.apply_bolus(patient, d.input, d.amount, &mut y);
+            }
+            next_dose += 1;
+        }
+        // Infusion rates constant on (a, b).
+        let mid = 0.5 * (a + b);
+        ws.rates.iter_mut().for_each(|r| *r = 0.0);
+        for d in doses {
+            if let Some(rate) = d.rate_per_day() {
+                if d.time_day <= mid && mid < d.end_day() {
+                    ws.rates[d.input] += rate;
+                }
+            }
+        }
+        let last_segment = seg + 1 == n_seg;
+
+        // Output points at the segment start report the post-dose state.
+        let traj = &mut ws.trajectory;
+        while next_out < traj.len() && traj.time(next_out) <= a + 1e-9 {
+            model.observe(patient, a, &y, &mut ws.row);
+            traj.set_row(next_out, &ws.row);
+            next_out += 1;
+        }
+
+        let mut dy0 = SVector::<f64, N>::zeros();
+        let segment = Segment {
+            start_day: a,
+            end_day: b,
+            infusion_rates: &ws.rates,
+        };
+        model.rhs(patient, a, &y, &segment, &mut dy0);
+        stats.rhs_evals += 1;
+
+        let mut non_finite = None;
+        let remaining = options
+            .max_steps
+            .saturating_sub(stats.accepted_steps + stats.rejected_steps);
+        let system = SegmentSystem {
+            model,
+            patient,
+            segment,
+            start_day,
+            seg_end_day: b,
+            last_segment,
+            prev_t: a,
+            prev_y: y,
+            prev_dy: dy0,
+            next_out: &mut next_out,
+            trajectory: &mut ws.trajectory,
+            row: &mut ws.row,
+            non_finite: &mut non_finite,
+        };
+        let mut stepper = Dopri5::from_param(
+            system,
+            a - start_day,
+            b - start_day,
+            b - a,
+            y,
+            options.rtol,
+            options.atol,
+            0.9,
+            0.04,
+            0.2,
+            10.0,
+            b - a,
+            0.0,
+            remaining.max(1),
+            options.stiffness_check_interval,
+            OutputType::Sparse,
+        );
+        let result = stepper.integrate();
+        let y_end = stepper.y_out().last().copied();
+        drop(stepper);
+        let st = result.map_err(|e| match e {
+            IntegrationError::MaxNumStepReached { x, .. } => SolveError::MaxSteps {
+                t_day: start_day + x,
+                max_steps: options.max_steps,
+            },
+            IntegrationError::StepSizeUnderflow { x } => SolveError::StepSizeUnderflow {
+                t_day: start_day + x,
+            },
+            IntegrationError::StiffnessDetected { x } => SolveError::Stiff {
+                t_day: start_day + x,
+            },
+        })?;
+        if let Some((t_day, idx)) = non_finite {
+            return Err(SolveError::NonFinite {
+                t_day,
+                state: model.states().get(idx).map_or("?", |s| s.name).to_string(),
+            });
+        }
+        stats.accepted_steps += st.accepted_steps;
+        stats.rejected_steps += st.rejected_steps;
+        stats.rhs_evals += st.num_eval;
+        stats.segments += 1;
+        if let Some(ye) = y_end {
+            y = ye;
+        }
+        if stats.accepted_steps + stats.rejected_steps >= options.max_steps && !last_segment {
+            return Err(SolveError::MaxSteps {
+                t_day: b,
+                max_steps: options.max_steps,
+            });
+        }
+    }
+    // Output points at the very end (within round-off of end_day).
+    let traj = &mut ws.trajectory;
+    while next_out < traj.len() {
+        model.observe(patient, end_day, &y, &mut ws.row);
+        traj.set_row(next_out, &ws.row);
+        next_out += 1;
+    }
+    Ok(stats)
+}
+
+/// The ODE system of one segment, seen by ode_solvers, plus the output-grid filler.
+struct SegmentSystem<'a, M: Model<N>, const N: usize> {
+    model: &'a M,
+    patient: &'a M::Patient,
+    segment: Segment<'a>,
+    start_day: f64,
+    seg_end_day: f64,
+    last_segment: bool,
+    prev_t: f64,
+    prev_y: SVector<f64, N>,
+    prev_dy: SVector<f64, N>,
+    next_out: &'a mut usize,
+    trajectory: &'a mut Trajectory,
+    row: &'a mut Vec<f64>,
+    non_finite: &'a mut Option<(f64, usize)>,
+}
+
+impl<M: Model<N>, const N: usize> System<f64, SVector<f64, N>> for SegmentSystem<'_, M, N> {
+    #[inline]
+    fn system(&self, x: f64, y: &SVector<f64, N>, dy: &mut SVector<f64, N>) {
+        self.model
+            .rhs(self.patient, self.start_day + x, y, &self.segment, dy);
+    }
+
+    fn solout(&mut self, x: f64, y: &SVector<f64, N>, dy: &SVector<f64, N>) -> bool {
+        let t = self.start_day + x;
+        if let Some(idx) = y.iter().position(|v| !v.is_finite()) {
+            *self.non_finite = Some((t, idx));
+            return true;
+        }
+        let h = t - self.prev_t;
+        let limit = if self.last_segment {
+            self.seg_end_day + 1e-9
+        } else {
+            self.seg_end_day - 1e-9
+        };
+        while *self.next_out < self.trajectory.len() {
+            let to = self.trajectory.time(*self.next_out);
+            if to > t + 1e-12 || to > limit {
+                break;
+            }
+            // Cubic Hermite interpolation on [prev_t, t].
+            let s = if h > 0.0 {
+                ((to - self.prev_t) / h).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            let s2 = s * s;
+            let s3 = s2 * s;
+            let h00 = 2.0 * s3 - 3.0 * s2 + 1.0;
+            let h10 = s3 - 2.0 * s2 + s;
+            let h01 = -2.0 * s3 + 3.0 * s2;
+            let h11 = s3 - s2;
+            let yi = self.prev_y * h00 + self.prev_dy * (h10 * h) + y * h01 + dy * (h11 * h);
+            self.model.observe(self.patient, to, &yi, self.row);
+            self.trajectory.set_row(*self.next_out, self.row);
+            *self.next_out += 1;
+        }
+        self.prev_t = t;
+        self.prev_y = *y;
+        self.prev_dy = *dy;
+        false
+    }
+}

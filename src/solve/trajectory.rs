@@ -1,0 +1,230 @@
+//! Output trajectory on a regular time grid, with the helpers endpoints are computed from.
+
+/// Model outputs on a regular grid `start_day + i · step_day`, stored column by column (each
+/// output is one contiguous slice).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trajectory {
+    start_day: f64,
+    step_day: f64,
+    n_times: usize,
+    n_outputs: usize,
+    values: Vec<f64>,
+}
+
+impl Trajectory {
+    /// Resizes for a new grid (reuses the allocation).
+    pub(crate) fn reset(&mut self, start_day: f64, end_day: f64, step_day: f64, n_outputs: usize) {
+        let n = ((end_day - start_day) / step_day + 1e-9).floor() as usize + 1;
+        self.start_day = start_day;
+        self.step_day = step_day;
+        self.n_times = n;
+        self.n_outputs = n_outputs;
+        self.values.clear();
+        self.values.resize(n * n_outputs, f64::NAN);
+    }
+
+    /// Number of grid times.
+    pub fn len(&self) -> usize {
+        self.n_times
+    }
+
+    /// Whether the grid is empty.
+    pub fn is_empty(&self) -> bool {
+        self.n_times == 0
+    }
+
+    /// Number of outputs.
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    /// Grid spacing, day.
+    pub fn step_day(&self) -> f64 {
+        self.step_day
+    }
+
+    /// Time of grid point `i`, day.
+    #[inline]
+    pub fn time(&self, i: usize) -> f64 {
+        self.start_day + i as f64 * self.step_day
+    }
+
+    /// All grid times, day.
+    pub fn times(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
+        (0..self.n_times).map(|i| self.time(i))
+    }
+
+    /// The values of output `k` over the grid (empty if `k` is out of range).
+    pub fn output(&self, k: usize) -> &[f64] {
+        self.values
+            .get(k * self.n_times..(k + 1) * self.n_times)
+            .unwrap_or(&[])
+    }
+
+    /// Value of output `k` at grid point `i` (NaN if out of range).
+    pub fn value(&self, i: usize, k: usize) -> f64 {
+        self.values
+            .get(k * self.n_times + i)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    #[inline]
+    pub(crate) fn set_row(&mut self, i: usize, row: &[f64]) {
+        for (k, &v) in row.iter().enumerate() {
+            if let Some(slot) = self.values.get_mut(k * self.n_times + i) {
+                *slot = v;
+            }
+        }
+    }
+
+    /// Grid index nearest to `t_day`, clamped to the grid.
+    pub fn index_of(&self, t_day: f64) -> usize {
+        let i = ((t_day - self.start_day) / self.step_day).round();
+        if i <= 0.0 {
+            0
+        } else {
+            (i as usize).min(self.n_times.saturating_sub(1))
+        }
+    }
+
+    /// Output `k` at `t_day` by linear interpolation between grid points.
+    pub fn value_at(&self, k: usize, t_day: f64) -> f64 {
+        let v = self.output(k);
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let x = ((t_day - self.start_day) / self.step_day).clamp(0.0, (v.len() - 1) as f64);
+        let i = (x.floor() as usize).min(v.len() - 1);
+        if i + 1 >= v.len() {
+            return v[i];
+        }
+        let f = x - i as f64;
+        v[i] * (1.0 - f) + v[i + 1] * f
+    }
+
+    /// Maximum of output `k` for `t ≥ from_day`: `(day, value)`, refined by a parabola through
+    /// the grid maximum and its neighbours.
+    pub fn peak(&self, k: usize, from_day: f64) -> (f64, f64) {
+        let v = self.output(k);
+        let first = self.index_of(from_day.max(self.start_day));
+        let mut best = first;
+        for i in first..v.len() {
+            if v[i] > v[best] {
+                best = i;
+            }
+        }
+        if v.is_empty() {
+            return (f64::NAN, f64::NAN);
+        }
+        if best > first && best + 1 < v.len() {
+            let (a, b, c) = (v[best - 1], v[best], v[best + 1]);
+            let denom = a - 2.0 * b + c;
+            if denom < 0.0 {
+                let off = 0.5 * (a - c) / denom;
+                let peak = b - 0.25 * (a - c) * off;
+                return (self.time(best) + off * self.step_day, peak.max(b));
+            }
+        }
+        (self.time(best), v[best])
+    }
+
+    /// Trapezoidal area under output `k` between grid times nearest `from_day` and `to_day`.
+    pub fn auc(&self, k: usize, from_day: f64, to_day: f64) -> f64 {
+        let v = self.output(k);
+        let (i0, i1) = (self.index_of(from_day), self.index_of(to_day));
+        let mut s = 0.0;
+        for i in i0..i1 {
+            s += 0.5 * (v[i] + v[i + 1]) * self.step_day;
+        }
+        s
+    }
+
+    /// First time at or after `from_day` when output `k` falls below `threshold`, with
+    /// log-linear interpolation between grid points (linear if a value is ≤ 0). NaN if never.
+    pub fn first_below(&self, k: usize, threshold: f64, from_day: f64) -> f64 {
+        let v = self.output(k);
+        let i0 = self.index_of(from_day);
+        if v.get(i0).is_some_and(|&x| x < threshold) {
+            return self.time(i0);
+        }
+        for i in i0 + 1..v.len() {
+            if v[i] < threshold {
+                return self.time(i - 1) + crossing(v[i - 1], v[i], threshold) * self.step_day;
+            }
+        }
+        f64::NAN
+    }
+
+    /// First time after `from_day` when output `k` rises to `threshold` or above (log-linear
+    /// interpolation). NaN if never.
+    pub fn first_at_or_above(&self, k: usize, threshold: f64, from_day: f64) -> f64 {
+        let v = self.output(k);
+        let i0 = self.index_of(from_day);
+        if v.get(i0).is_some_and(|&x| x >= threshold) {
+            return self.time(i0);
+        }
+        for i in i0 + 1..v.len() {
+            if v[i] >= threshold {
+                return self.time(i - 1) + crossing(v[i - 1], v[i], threshold) * self.step_day;
+            }
+        }
+        f64::NAN
+    }
+}
+
+/// Fraction of a grid step at which a segment from `a` to `b` crosses `c`: log-linear when all
+/// are positive, linear otherwise.
+fn crossing(a: f64, b: f64, c: f64) -> f64 {
+    let f = if a > 0.0 && b > 0.0 && c > 0.0 && (a.ln() - b.ln()).abs() > 1e-300 {
+        (a.ln() - c.ln()) / (a.ln() - b.ln())
+    } else if (a - b).abs() > 0.0 {
+        (a - c) / (a - b)
+    } else {
+        1.0
+    };
+    f.clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traj(f: impl Fn(f64) -> f64) -> Trajectory {
+        let mut t = Trajectory::default();
+        t.reset(-2.0, 10.0, 0.25, 1);
+        for i in 0..t.len() {
+            let x = t.time(i);
+            t.set_row(i, &[f(x)]);
+        }
+        t
+    }
+
+    #[test]
+    fn grid_and_interpolation() {
+        let t = traj(|x| 2.0 * x);
+        assert_eq!(t.len(), 49);
+        assert_eq!(t.time(48), 10.0);
+        assert!((t.value_at(0, 3.1) - 6.2).abs() < 1e-12);
+        assert!((t.auc(0, 0.0, 4.0) - 16.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn peak_is_refined() {
+        let t = traj(|x| 5.0 - (x - 3.1) * (x - 3.1));
+        let (d, v) = t.peak(0, 0.0);
+        assert!((d - 3.1).abs() < 1e-9, "{d}");
+        assert!((v - 5.0).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn crossings_log_linear() {
+        let t = traj(|x| 100.0 * (-(x.max(0.0))).exp());
+        let d = t.first_below(0, 1.0, 0.0);
+        assert!((d - 100f64.ln()).abs() < 1e-9, "{d}");
+        let u = traj(|x| (x - 1.0).exp());
+        let d = u.first_at_or_above(0, 20.0, 0.0);
+        assert!((d - (1.0 + 20f64.ln())).abs() < 1e-9, "{d}");
+        assert!(u.first_below(0, -1.0, 0.0).is_nan());
+    }
+}

@@ -1,0 +1,148 @@
+//! Patient covariates: who the patient is.
+
+use crate::error::ParamError;
+
+/// Biological sex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+}
+
+/// Covariates of one patient. Units are in the field names.
+///
+/// Construct with [`Covariates::typical`] and struct update syntax, then [`Covariates::validate`]
+/// (every simulation entry point validates again).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Covariates {
+    /// Biological sex.
+    pub sex: Sex,
+    /// Age, years.
+    pub age_years: f64,
+    /// Body weight, kg.
+    pub weight_kg: f64,
+    /// Height, cm.
+    pub height_cm: f64,
+    /// Estimated glomerular filtration rate, mL/min (drives fludarabine exposure).
+    pub egfr_ml_per_min: f64,
+    /// Baseline blood CD19+ B cells, cells/µL.
+    pub baseline_b_cells_per_ul: f64,
+    /// Baseline blood T cells, cells/µL.
+    pub baseline_t_cells_per_ul: f64,
+    /// Baseline anti-dsDNA titre, IU/mL.
+    pub baseline_anti_dsdna_iu_per_ml: f64,
+    /// Baseline SLEDAI-2K score, points.
+    pub baseline_sledai: f64,
+}
+
+impl Covariates {
+    /// The typical patient of PROTOTYPE.md §3: a 65 kg, 166 cm woman of 22 years (Mackensen 2022
+    /// median age), eGFR 90 mL/min, blood B 200/µL and T 1000/µL (SLE medians 206 and 962/µL,
+    /// PMC1954659), anti-dsDNA 200 IU/mL [assumption], SLEDAI-2K 16 (Mackensen 2022 median).
+    pub fn typical() -> Self {
+        Covariates {
+            sex: Sex::Female,
+            age_years: 22.0,
+            weight_kg: 65.0,
+            height_cm: 166.0,
+            egfr_ml_per_min: 90.0,
+            baseline_b_cells_per_ul: 200.0,
+            baseline_t_cells_per_ul: 1000.0,
+            baseline_anti_dsdna_iu_per_ml: 200.0,
+            baseline_sledai: 16.0,
+        }
+    }
+
+    /// Body surface area by Mosteller, m²: `sqrt(height_cm · weight_kg / 3600)`.
+    pub fn bsa_m2(&self) -> f64 {
+        (self.height_cm * self.weight_kg / 3600.0).sqrt()
+    }
+
+    /// Checks every field is finite and within physiological bounds.
+    ///
+    /// # Errors
+    /// [`ParamError`] naming the first bad covariate.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        let checks: [(&str, f64, f64, f64); 8] = [
+            ("age_years", self.age_years, 0.0, 120.0),
+            ("weight_kg", self.weight_kg, 2.0, 400.0),
+            ("height_cm", self.height_cm, 40.0, 250.0),
+            ("egfr_ml_per_min", self.egfr_ml_per_min, 1.0, 250.0),
+            (
+                "baseline_b_cells_per_ul",
+                self.baseline_b_cells_per_ul,
+                1.0,
+                5000.0,
+            ),
+            (
+                "baseline_t_cells_per_ul",
+                self.baseline_t_cells_per_ul,
+                10.0,
+                10000.0,
+            ),
+            (
+                "baseline_anti_dsdna_iu_per_ml",
+                self.baseline_anti_dsdna_iu_per_ml,
+                1e-3,
+                1e5,
+            ),
+            ("baseline_sledai", self.baseline_sledai, 0.0, 105.0),
+        ];
+        for (name, value, lower, upper) in checks {
+            if !value.is_finite() {
+                return Err(ParamError::NotFinite {
+                    name: name.to_string(),
+                    value,
+                });
+            }
+            if value < lower || value > upper {
+                return Err(ParamError::OutOfBounds {
+                    name: name.to_string(),
+                    value,
+                    lower,
+                    upper,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Covariates {
+    fn default() -> Self {
+        Self::typical()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mosteller_bsa() {
+        let c = Covariates {
+            height_cm: 180.0,
+            weight_kg: 80.0,
+            ..Covariates::typical()
+        };
+        assert!((c.bsa_m2() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_nan_and_out_of_range() {
+        let c = Covariates {
+            weight_kg: f64::NAN,
+            ..Covariates::typical()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("weight_kg"));
+        let c = Covariates {
+            egfr_ml_per_min: -5.0,
+            ..Covariates::typical()
+        };
+        assert!(matches!(c.validate(), Err(ParamError::OutOfBounds { .. })));
+        assert!(Covariates::typical().validate().is_ok());
+    }
+}
