@@ -1,5 +1,14 @@
-//! Who the patients are: covariates and (in the cohort engine) inter-individual variability.
+//! Who the patients are: covariates, covariate distributions, inter-individual variability,
+//! parameter uncertainty, residual error, and the one place random generators are made.
 
 mod covariates;
+mod iiv;
+mod population;
+mod residual;
+mod rng;
 
 pub use covariates::{Covariates, Sex};
+pub use iiv::{BoundIiv, Iiv};
+pub use population::{Dist, Population};
+pub use residual::ResidualError;
+pub use rng::{patient_rng, replicate_rng};
