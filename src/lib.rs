@@ -3,13 +3,18 @@
 //! Simulation of CD19 CAR-T cell therapy for autoimmune disease.
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Index loops read like the equations they implement.
+#![allow(clippy::needless_range_loop)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cohort;
 pub mod error;
+pub mod io;
 pub mod model;
 pub mod regimen;
 pub mod simulate;
 pub mod solve;
+pub mod summary;
 pub mod variability;
 
 pub use error::{Error, Result};

@@ -232,6 +232,11 @@ pub trait Model<const N: usize>: Send + Sync {
     /// Computes the endpoints of one patient from its output trajectory into `out`.
     fn endpoints(&self, patient: &Self::Patient, trajectory: &Trajectory, out: &mut [f64]);
 
+    /// The model's default inter-individual variability for cohorts (none unless overridden).
+    fn default_iiv(&self) -> crate::variability::Iiv {
+        crate::variability::Iiv::none()
+    }
+
     /// Index of a parameter by name.
     ///
     /// # Errors

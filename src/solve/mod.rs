@@ -15,6 +15,7 @@
 //! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
 //! silently wrong for right-hand sides that depend on t (infusions).
 
+mod rosenbrock;
 mod trajectory;
 
 pub use trajectory::Trajectory;
@@ -43,6 +44,19 @@ pub struct SolverOptions {
     pub stiffness_check_interval: u32,
     /// Output grid spacing, day. Endpoints are computed on this grid.
     pub output_step_day: f64,
+    /// Integration method.
+    pub method: Method,
+}
+
+/// Integration method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// ode_solvers' explicit Dormand–Prince 5(4) (default; the reference path).
+    #[default]
+    Dopri5,
+    /// The crate's linearly implicit Rosenbrock 2(3) method (Shampine & Reichelt 1997, MATLAB
+    /// `ode23s`): L-stable, for stiff patients. Jacobian by finite differences.
+    Rosenbrock23,
 }
 
 impl Default for SolverOptions {
@@ -54,6 +68,7 @@ impl Default for SolverOptions {
             max_steps: 100_000,
             stiffness_check_interval: 1000,
             output_step_day: 0.25,
+            method: Method::Dopri5,
         }
     }
 }
@@ -208,14 +223,10 @@ where
         model.rhs(patient, a, &y, &segment, &mut dy0);
         stats.rhs_evals += 1;
 
-        let mut non_finite = None;
         let remaining = options
             .max_steps
             .saturating_sub(stats.accepted_steps + stats.rejected_steps);
-        let system = SegmentSystem {
-            model,
-            patient,
-            segment,
+        let filler = GridFiller {
             start_day,
             seg_end_day: b,
             last_segment,
@@ -225,54 +236,20 @@ where
             next_out: &mut next_out,
             trajectory: &mut ws.trajectory,
             row: &mut ws.row,
-            non_finite: &mut non_finite,
         };
-        let mut stepper = Dopri5::from_param(
-            system,
-            a - start_day,
-            b - start_day,
-            b - a,
-            y,
-            options.rtol,
-            options.atol,
-            0.9,
-            0.04,
-            0.2,
-            10.0,
-            b - a,
-            0.0,
-            remaining.max(1),
-            options.stiffness_check_interval,
-            OutputType::Sparse,
-        );
-        let result = stepper.integrate();
-        let y_end = stepper.y_out().last().copied();
-        drop(stepper);
-        let st = result.map_err(|e| match e {
-            IntegrationError::MaxNumStepReached { x, .. } => SolveError::MaxSteps {
-                t_day: start_day + x,
-                max_steps: options.max_steps,
-            },
-            IntegrationError::StepSizeUnderflow { x } => SolveError::StepSizeUnderflow {
-                t_day: start_day + x,
-            },
-            IntegrationError::StiffnessDetected { x } => SolveError::Stiff {
-                t_day: start_day + x,
-            },
-        })?;
-        if let Some((t_day, idx)) = non_finite {
-            return Err(SolveError::NonFinite {
-                t_day,
-                state: model.states().get(idx).map_or("?", |s| s.name).to_string(),
-            });
-        }
+        let (y_end, st) = match options.method {
+            Method::Dopri5 => {
+                dopri5_segment(model, patient, segment, filler, y, options, remaining)?
+            }
+            Method::Rosenbrock23 => {
+                rosenbrock::segment(model, patient, segment, filler, y, dy0, options, remaining)?
+            }
+        };
+        y = y_end;
         stats.accepted_steps += st.accepted_steps;
         stats.rejected_steps += st.rejected_steps;
-        stats.rhs_evals += st.num_eval;
+        stats.rhs_evals += st.rhs_evals;
         stats.segments += 1;
-        if let Some(ye) = y_end {
-            y = ye;
-        }
         if stats.accepted_steps + stats.rejected_steps >= options.max_steps && !last_segment {
             return Err(SolveError::MaxSteps {
                 t_day: b,
@@ -290,11 +267,8 @@ where
     Ok(stats)
 }
 
-/// The ODE system of one segment, seen by ode_solvers, plus the output-grid filler.
-struct SegmentSystem<'a, M: Model<N>, const N: usize> {
-    model: &'a M,
-    patient: &'a M::Patient,
-    segment: Segment<'a>,
+/// Fills the output grid between accepted steps by cubic Hermite interpolation.
+pub(crate) struct GridFiller<'a, const N: usize> {
     start_day: f64,
     seg_end_day: f64,
     last_segment: bool,
@@ -304,22 +278,20 @@ struct SegmentSystem<'a, M: Model<N>, const N: usize> {
     next_out: &'a mut usize,
     trajectory: &'a mut Trajectory,
     row: &'a mut Vec<f64>,
-    non_finite: &'a mut Option<(f64, usize)>,
 }
 
-impl<M: Model<N>, const N: usize> System<f64, SVector<f64, N>> for SegmentSystem<'_, M, N> {
+impl<const N: usize> GridFiller<'_, N> {
+    /// Records the accepted step ending at `t` (day) with state `y` and derivative `dy`, and
+    /// fills every grid point in `(prev_t, t]` that belongs to this segment.
     #[inline]
-    fn system(&self, x: f64, y: &SVector<f64, N>, dy: &mut SVector<f64, N>) {
-        self.model
-            .rhs(self.patient, self.start_day + x, y, &self.segment, dy);
-    }
-
-    fn solout(&mut self, x: f64, y: &SVector<f64, N>, dy: &SVector<f64, N>) -> bool {
-        let t = self.start_day + x;
-        if let Some(idx) = y.iter().position(|v| !v.is_finite()) {
-            *self.non_finite = Some((t, idx));
-            return true;
-        }
+    pub(crate) fn step<M: Model<N>>(
+        &mut self,
+        model: &M,
+        patient: &M::Patient,
+        t: f64,
+        y: &SVector<f64, N>,
+        dy: &SVector<f64, N>,
+    ) {
         let h = t - self.prev_t;
         let limit = if self.last_segment {
             self.seg_end_day + 1e-9
@@ -331,7 +303,6 @@ impl<M: Model<N>, const N: usize> System<f64, SVector<f64, N>> for SegmentSystem
             if to > t + 1e-12 || to > limit {
                 break;
             }
-            // Cubic Hermite interpolation on [prev_t, t].
             let s = if h > 0.0 {
                 ((to - self.prev_t) / h).clamp(0.0, 1.0)
             } else {
@@ -344,13 +315,136 @@ impl<M: Model<N>, const N: usize> System<f64, SVector<f64, N>> for SegmentSystem
             let h01 = -2.0 * s3 + 3.0 * s2;
             let h11 = s3 - s2;
             let yi = self.prev_y * h00 + self.prev_dy * (h10 * h) + y * h01 + dy * (h11 * h);
-            self.model.observe(self.patient, to, &yi, self.row);
+            model.observe(patient, to, &yi, self.row);
             self.trajectory.set_row(*self.next_out, self.row);
             *self.next_out += 1;
         }
         self.prev_t = t;
         self.prev_y = *y;
         self.prev_dy = *dy;
+    }
+}
+
+/// Work of one segment.
+pub(crate) struct SegmentWork {
+    accepted_steps: u32,
+    rejected_steps: u32,
+    rhs_evals: u32,
+}
+
+/// The first non-finite state, as an error.
+fn non_finite_error<M: Model<N>, const N: usize>(
+    model: &M,
+    t_day: f64,
+    y: &SVector<f64, N>,
+) -> Option<SolveError> {
+    y.iter()
+        .position(|v| !v.is_finite())
+        .map(|idx| SolveError::NonFinite {
+            t_day,
+            state: model.states().get(idx).map_or("?", |s| s.name).to_string(),
+        })
+}
+
+/// Integrates one segment with ode_solvers' Dopri5.
+fn dopri5_segment<M: Model<N>, const N: usize>(
+    model: &M,
+    patient: &M::Patient,
+    segment: Segment<'_>,
+    filler: GridFiller<'_, N>,
+    y: SVector<f64, N>,
+    options: &SolverOptions,
+    remaining_steps: u32,
+) -> Result<(SVector<f64, N>, SegmentWork), SolveError> {
+    let (a, b) = (segment.start_day, segment.end_day);
+    let start_day = filler.start_day;
+    let mut non_finite = None;
+    let system = SegmentSystem {
+        model,
+        patient,
+        segment,
+        filler,
+        non_finite: &mut non_finite,
+    };
+    let mut stepper = Dopri5::from_param(
+        system,
+        a - start_day,
+        b - start_day,
+        b - a,
+        y,
+        options.rtol,
+        options.atol,
+        0.9,
+        0.04,
+        0.2,
+        10.0,
+        b - a,
+        0.0,
+        remaining_steps.max(1),
+        options.stiffness_check_interval,
+        OutputType::Sparse,
+    );
+    let result = stepper.integrate();
+    let y_end = stepper.y_out().last().copied().unwrap_or(y);
+    drop(stepper);
+    let st = result.map_err(|e| match e {
+        IntegrationError::MaxNumStepReached { x, .. } => SolveError::MaxSteps {
+            t_day: start_day + x,
+            max_steps: options.max_steps,
+        },
+        IntegrationError::StepSizeUnderflow { x } => SolveError::StepSizeUnderflow {
+            t_day: start_day + x,
+        },
+        IntegrationError::StiffnessDetected { x } => SolveError::Stiff {
+            t_day: start_day + x,
+        },
+    })?;
+    if let Some(t_day) = non_finite {
+        return Err(
+            non_finite_error(model, t_day, &y_end).unwrap_or(SolveError::NonFinite {
+                t_day,
+                state: "?".into(),
+            }),
+        );
+    }
+    Ok((
+        y_end,
+        SegmentWork {
+            accepted_steps: st.accepted_steps,
+            rejected_steps: st.rejected_steps,
+            rhs_evals: st.num_eval,
+        },
+    ))
+}
+
+/// The ODE system of one segment, as ode_solvers sees it, plus the output-grid filler.
+struct SegmentSystem<'a, M: Model<N>, const N: usize> {
+    model: &'a M,
+    patient: &'a M::Patient,
+    segment: Segment<'a>,
+    filler: GridFiller<'a, N>,
+    non_finite: &'a mut Option<f64>,
+}
+
+impl<M: Model<N>, const N: usize> System<f64, SVector<f64, N>> for SegmentSystem<'_, M, N> {
+    #[inline]
+    fn system(&self, x: f64, y: &SVector<f64, N>, dy: &mut SVector<f64, N>) {
+        self.model.rhs(
+            self.patient,
+            self.filler.start_day + x,
+            y,
+            &self.segment,
+            dy,
+        );
+    }
+
+    fn solout(&mut self, x: f64, y: &SVector<f64, N>, dy: &SVector<f64, N>) -> bool {
+        let t = self.filler.start_day + x;
+        if y.iter().any(|v| !v.is_finite()) {
+            *self.non_finite = Some(t);
+            return true;
+        }
+        self.filler.step(self.model, self.patient, t, y, dy);
         false
     }
 }

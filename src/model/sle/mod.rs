@@ -82,7 +82,7 @@ use crate::model::{
 };
 use crate::regimen::ResolvedDose;
 use crate::solve::Trajectory;
-use crate::variability::Covariates;
+use crate::variability::{Covariates, Iiv};
 
 /// Number of states of the SLE model.
 pub const SLE_STATES: usize = 15;
@@ -434,6 +434,27 @@ const ENDPOINTS: &[EndpointInfo] = &[
     ),
 ];
 
+/// Default IIV of the SLE model: `(parameter, ω)` with ω the SD of η.
+pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
+    ("effector_proliferation_per_day", 0.10),
+    ("expansion_half_saturation_mcells", 0.30),
+    ("potential_half_divisions", 0.10),
+    ("memory_death_per_day", 0.20),
+    ("max_kill_per_car_t_per_day", 0.15),
+    ("kill_half_saturation_mcells", 0.20),
+    ("maturation_delay_day", 0.15),
+    ("igg_half_life_day", 0.10),
+    ("il6_production_pg_per_ml_per_day_per_mcell", 0.30),
+    ("flu_cl_nonrenal_l_per_h", 0.20),
+    ("flu_cl_renal_per_egfr", 0.11),
+    ("flu_v1_l", 0.08),
+    ("flu_v2_l", 0.11),
+    ("flu_v3_l", 0.09),
+    ("flu_q2_l_per_h", 0.08),
+    ("flu_q3_l_per_h", 0.13),
+    ("cy_half_life_h", 0.25),
+];
+
 /// Definitions used to turn trajectories into endpoints. All are assumptions
 /// (PROTOTYPE.md §2) and can be changed per study.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -676,6 +697,13 @@ impl Model<SLE_STATES> for SleModel {
 
     fn initial_state(&self, patient: &SlePatient, _start_day: f64) -> SVector<f64, SLE_STATES> {
         patient.y0
+    }
+
+    /// Log-normal (logit-normal for fractions), diagonal Ω; ω = SD of η. Kinetic ω values are
+    /// assumptions tuned for the reported spread of B-cell return (SD 32 days, MODEL.md §4;
+    /// PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
+    fn default_iiv(&self) -> Iiv {
+        Iiv::diagonal("omega", DEFAULT_OMEGA).unwrap_or_else(|_| Iiv::none())
     }
 
     fn breakpoints(&self, patient: &SlePatient, out: &mut Vec<f64>) {

@@ -1,0 +1,87 @@
+//! Dose and regimen exploration on common random numbers: every arm simulates the *same*
+//! virtual patients (same seed, same ids, so the same covariates and random effects), so
+//! differences between arms are due to the regimen alone.
+
+use crate::cohort::{Cohort, CohortResult};
+use crate::error::{Error, SpecError};
+use crate::model::Model;
+use crate::regimen::Regimen;
+
+/// One arm of an exploration: a label and a regimen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    /// Label in tables and plots.
+    pub label: String,
+    /// Regimen.
+    pub regimen: Regimen,
+}
+
+impl Arm {
+    /// An arm.
+    pub fn new(label: impl Into<String>, regimen: Regimen) -> Self {
+        Arm {
+            label: label.into(),
+            regimen,
+        }
+    }
+}
+
+/// The Erlangen schedule (lymphodepletion days −5..−3, CAR-T on day 0) over a grid of CAR-T
+/// doses (cells/kg) × lymphodepletion intensities (fludarabine mg/m²/day, cyclophosphamide
+/// mg/m²). Labels read `"1e6/kg flu25 cy1000"`.
+pub fn flu_cy_grid(car_t_cells_per_kg: &[f64], ld: &[(f64, f64)]) -> Vec<Arm> {
+    let mut arms = Vec::with_capacity(car_t_cells_per_kg.len() * ld.len());
+    for &dose in car_t_cells_per_kg {
+        for &(flu, cy) in ld {
+            arms.push(Arm::new(
+                format!("{dose:.0e}/kg flu{flu} cy{cy}"),
+                Regimen::flu_cy(dose, flu, cy),
+            ));
+        }
+    }
+    arms
+}
+
+/// Result of one arm.
+#[derive(Debug, Clone)]
+pub struct ArmResult {
+    /// The arm's label.
+    pub label: String,
+    /// The arm's cohort result (summary, records, failures).
+    pub result: CohortResult,
+}
+
+/// Runs every arm on the same virtual patients as `cohort`.
+///
+/// # Errors
+/// [`SpecError`] when `arms` is empty or labels repeat; otherwise the first arm's error.
+pub fn explore<M: Model<N> + Clone, const N: usize>(
+    cohort: &Cohort<M, N>,
+    arms: &[Arm],
+) -> Result<Vec<ArmResult>, Error> {
+    if arms.is_empty() {
+        return Err(SpecError::Invalid {
+            field: "arms".into(),
+            reason: "at least one arm is needed".into(),
+        }
+        .into());
+    }
+    for (i, a) in arms.iter().enumerate() {
+        if arms[..i].iter().any(|b| b.label == a.label) {
+            return Err(SpecError::Invalid {
+                field: format!("arm `{}`", a.label),
+                reason: "label used twice".into(),
+            }
+            .into());
+        }
+    }
+    arms.iter()
+        .map(|arm| {
+            let c = cohort.with_regimen(arm.regimen.clone())?;
+            Ok(ArmResult {
+                label: arm.label.clone(),
+                result: c.run()?,
+            })
+        })
+        .collect()
+}

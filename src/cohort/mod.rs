@@ -1,0 +1,714 @@
+//! Many patients: a validated cohort specification and its runners (parallel, sequential,
+//! shard range), all sharing one per-patient function.
+//!
+//! One patient's path: `(seed, id)` → [`patient_rng`] → covariates ([`Population`]) →
+//! random effects η ([`Iiv`]) → individual parameters → regimen resolved for this patient →
+//! prepared model → segment-wise solve (Dopri5; a Rosenbrock retry if the explicit solve trips
+//! stiffness detection or the step limit) → endpoints → folded into a mergeable
+//! [`SummaryAccumulator`].
+//!
+//! Determinism: a patient depends only on `(seed, id)` and the specification, and every
+//! accumulator merges exactly, so [`Cohort::run`] gives the same bits at any thread count, and
+//! shards from [`Cohort::run_range`] merge ([`CohortResult::merge`]) to the same bits as one run.
+//!
+//! ```
+//! use cartsim::prelude::*;
+//! use cartsim::cohort::Cohort;
+//!
+//! let cohort = Cohort::builder(SleModel::default()).patients(8).seed(1).build()?;
+//! let result = cohort.run()?;
+//! assert_eq!(result.summary.patients + result.summary.failed, 8);
+//! # Ok::<(), cartsim::Error>(())
+//! ```
+
+pub mod explore;
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, FailureCause, ParamError, PatientError, SolveError, SpecError};
+use crate::model::Model;
+use crate::regimen::{Regimen, ResolvedDose};
+use crate::solve::{Method, SolveStats, SolverOptions, Workspace, solve_into};
+use crate::summary::{SummaryAccumulator, SummaryMode, Target};
+use crate::variability::{BoundIiv, Covariates, Iiv, Population, patient_rng, replicate_rng};
+
+/// What to do when a patient fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Stop the run and return the failure of the lowest failing patient id.
+    #[default]
+    Stop,
+    /// Record the failure (id, cause, sampled parameters) and go on.
+    Continue,
+}
+
+/// Whether per-patient records are kept in the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Records {
+    /// Keep one [`PatientRecord`] per patient (memory grows with the cohort).
+    #[default]
+    Keep,
+    /// Keep only the summary (bounded memory for very large cohorts).
+    Discard,
+}
+
+/// Which solver produced a patient's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SolverUsed {
+    /// The explicit Dopri5 solve succeeded.
+    Dopri5,
+    /// The explicit solve failed with `reason`; the Rosenbrock 2(3) retry succeeded.
+    RosenbrockRetry {
+        /// Why the explicit solve failed.
+        reason: SolveError,
+    },
+}
+
+/// One simulated patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientRecord {
+    /// Patient id.
+    pub id: u64,
+    /// Sampled covariates.
+    pub covariates: Covariates,
+    /// Individual values of the varied parameters, in the order of the IIV names.
+    pub params: Vec<f64>,
+    /// Endpoints, in the model's endpoint order.
+    pub endpoints: Vec<f64>,
+    /// Solver work.
+    pub stats: SolveStats,
+    /// Which solver produced the result.
+    pub solver: SolverUsed,
+}
+
+/// Progress of a run, passed to a progress callback after each block of patients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Patients done.
+    pub done: u64,
+    /// Patients in the run.
+    pub total: u64,
+}
+
+/// A validated cohort: model, population, variability, regimen, solver, seed, size.
+#[derive(Debug, Clone)]
+pub struct Cohort<M: Model<N>, const N: usize> {
+    model: M,
+    typical: Vec<f64>,
+    population: Population,
+    iiv: Iiv,
+    bound_iiv: BoundIiv,
+    regimen: Regimen,
+    solver: SolverOptions,
+    seed: u64,
+    n_patients: u64,
+    on_failure: OnFailure,
+    records: Records,
+    summary_mode: SummaryMode,
+    band_step_day: f64,
+    targets: Vec<(usize, Target)>,
+    stiff_retry: bool,
+    block_size: u64,
+}
+
+/// Builder for [`Cohort`]; validated by [`CohortBuilder::build`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CohortBuilder<M: Model<N>, const N: usize> {
+    model: M,
+    typical: Option<Vec<f64>>,
+    uncertainty: Option<(Iiv, u64)>,
+    population: Population,
+    iiv: Option<Iiv>,
+    regimen: Regimen,
+    solver: SolverOptions,
+    seed: u64,
+    n_patients: u64,
+    on_failure: OnFailure,
+    records: Records,
+    summary_mode: Option<SummaryMode>,
+    band_step_day: f64,
+    targets: Vec<Target>,
+    stiff_retry: bool,
+}
+
+impl<M: Model<N> + Clone, const N: usize> Cohort<M, N> {
+    /// Starts a builder: 1,000 patients, seed 1, the SLE population, the model's default IIV
+    /// ([`Model::default_iiv`]), the Mackensen 2022 regimen, default solver options, stop on
+    /// failure, records kept, summary mode by size, daily bands.
+    pub fn builder(model: M) -> CohortBuilder<M, N> {
+        CohortBuilder {
+            model,
+            typical: None,
+            uncertainty: None,
+            population: Population::sle(),
+            iiv: None,
+            regimen: Regimen::mackensen_2022(),
+            solver: SolverOptions::default(),
+            seed: 1,
+            n_patients: 1000,
+            on_failure: OnFailure::Stop,
+            records: Records::Keep,
+            summary_mode: None,
+            band_step_day: 1.0,
+            targets: Vec::new(),
+            stiff_retry: true,
+        }
+    }
+}
+
+impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
+    /// Number of patients (> 0).
+    pub fn patients(mut self, n: u64) -> Self {
+        self.n_patients = n;
+        self
+    }
+    /// Seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Covariate distributions.
+    pub fn population(mut self, p: Population) -> Self {
+        self.population = p;
+        self
+    }
+    /// Inter-individual variability.
+    pub fn iiv(mut self, iiv: Iiv) -> Self {
+        self.iiv = Some(iiv);
+        self
+    }
+    /// Typical parameter values (default: the model's defaults).
+    pub fn typical_params(mut self, p: &M::Params) -> Self {
+        let mut v = vec![0.0; self.model.parameters().len()];
+        self.model.param_values(p, &mut v);
+        self.typical = Some(v);
+        self
+    }
+    /// Parameter uncertainty: typical values of this replicate are drawn (log-normal, or
+    /// logit-normal for fractions) from `uncertainty` with the replicate's own stream.
+    pub fn uncertainty(mut self, uncertainty: Iiv, replicate: u64) -> Self {
+        self.uncertainty = Some((uncertainty, replicate));
+        self
+    }
+    /// Dosing regimen.
+    pub fn regimen(mut self, r: Regimen) -> Self {
+        self.regimen = r;
+        self
+    }
+    /// Solver options.
+    pub fn solver(mut self, o: SolverOptions) -> Self {
+        self.solver = o;
+        self
+    }
+    /// Failure policy.
+    pub fn on_failure(mut self, f: OnFailure) -> Self {
+        self.on_failure = f;
+        self
+    }
+    /// Whether per-patient records are kept.
+    pub fn records(mut self, r: Records) -> Self {
+        self.records = r;
+        self
+    }
+    /// Summary mode (default: [`SummaryMode::auto`] of the cohort size).
+    pub fn summary_mode(mut self, m: SummaryMode) -> Self {
+        self.summary_mode = Some(m);
+        self
+    }
+    /// Spacing of percentile bands over time, day (default 1).
+    pub fn band_step_day(mut self, d: f64) -> Self {
+        self.band_step_day = d;
+        self
+    }
+    /// Adds a target whose attainment probability is reported.
+    pub fn target(mut self, t: Target) -> Self {
+        self.targets.push(t);
+        self
+    }
+    /// Whether a failed explicit solve is retried with the Rosenbrock method (default true).
+    pub fn stiff_retry(mut self, on: bool) -> Self {
+        self.stiff_retry = on;
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`SpecError`] for zero patients, a bad population, Ω or band step; [`ParamError`] for
+    /// unknown parameter names or invalid typical values; [`RegimenError`](crate::error::RegimenError)
+    /// for doses the model cannot take; [`SolveError`] for bad solver options.
+    pub fn build(self) -> Result<Cohort<M, N>, Error> {
+        let model = self.model;
+        if self.n_patients == 0 {
+            return Err(SpecError::Invalid {
+                field: "patients".into(),
+                reason: "must be > 0, got 0".into(),
+            }
+            .into());
+        }
+        if !(self.band_step_day.is_finite() && self.band_step_day > 0.0) {
+            return Err(SpecError::Invalid {
+                field: "band_step_day".into(),
+                reason: format!("must be finite and > 0, got {}", self.band_step_day),
+            }
+            .into());
+        }
+        if let Some(SummaryMode::Streaming { alpha }) = self.summary_mode {
+            if !(alpha.is_finite() && alpha > 0.0 && alpha < 0.5) {
+                return Err(SpecError::Invalid {
+                    field: "summary_mode.alpha".into(),
+                    reason: format!("must lie in (0, 0.5), got {alpha}"),
+                }
+                .into());
+            }
+        }
+        self.population.validate()?;
+        self.solver.validate()?;
+        self.regimen.check_inputs(model.name(), model.inputs())?;
+        let table = model.parameters();
+        let mut typical = match self.typical {
+            Some(v) => v,
+            None => table.iter().map(|p| p.default).collect(),
+        };
+        model.params_from_values(&typical)?;
+        if let Some((unc, replicate)) = &self.uncertainty {
+            let bound = unc.bind(model.name(), table)?;
+            let mut rng = replicate_rng(self.seed, *replicate);
+            let (mut z, mut eta) = (vec![0.0; bound.dim()], vec![0.0; bound.dim()]);
+            bound.sample_eta(&mut rng, &mut z, &mut eta);
+            bound.apply(&eta, &mut typical);
+            model.params_from_values(&typical)?;
+        }
+        let iiv = self.iiv.unwrap_or_else(|| model.default_iiv());
+        let bound_iiv = iiv.bind(model.name(), table)?;
+        let endpoints = model.endpoint_info();
+        let mut targets = Vec::with_capacity(self.targets.len());
+        for t in self.targets {
+            let i = endpoints
+                .iter()
+                .position(|e| e.name == t.endpoint)
+                .ok_or_else(|| SpecError::Invalid {
+                    field: format!("target `{}`", t.name),
+                    reason: format!("unknown endpoint `{}`", t.endpoint),
+                })?;
+            if !t.threshold.is_finite() {
+                return Err(SpecError::Invalid {
+                    field: format!("target `{}`", t.name),
+                    reason: format!("threshold must be finite, got {}", t.threshold),
+                }
+                .into());
+            }
+            targets.push((i, t));
+        }
+        Ok(Cohort {
+            model,
+            typical,
+            population: self.population,
+            iiv,
+            bound_iiv,
+            regimen: self.regimen,
+            solver: self.solver,
+            seed: self.seed,
+            n_patients: self.n_patients,
+            on_failure: self.on_failure,
+            records: self.records,
+            summary_mode: self
+                .summary_mode
+                .unwrap_or_else(|| SummaryMode::auto(self.n_patients)),
+            band_step_day: self.band_step_day,
+            targets,
+            stiff_retry: self.stiff_retry,
+            block_size: 4096,
+        })
+    }
+}
+
+/// Per-thread scratch reused across patients.
+#[derive(Debug, Default)]
+struct Scratch {
+    ws: Workspace,
+    doses: Vec<ResolvedDose>,
+    values: Vec<f64>,
+    z: Vec<f64>,
+    eta: Vec<f64>,
+}
+
+/// Partial result of a contiguous set of patients.
+struct Partial {
+    summary: SummaryAccumulator,
+    records: Vec<PatientRecord>,
+    failures: Vec<PatientError>,
+}
+
+/// The result of running a cohort (or a shard of it).
+#[derive(Debug, Clone)]
+pub struct CohortResult {
+    /// Patient ids covered.
+    pub range: Range<u64>,
+    /// Seed.
+    pub seed: u64,
+    /// Mergeable summary.
+    pub summary: SummaryAccumulator,
+    /// Per-patient records in id order (empty with [`Records::Discard`]).
+    pub records: Vec<PatientRecord>,
+    /// Failed patients in id order (with [`OnFailure::Continue`]).
+    pub failures: Vec<PatientError>,
+    /// Patients retried with the stiff solver.
+    pub stiff_retries: u64,
+}
+
+impl CohortResult {
+    /// Merges shards of the same cohort into one result. Shards may come in any order but must
+    /// tile a contiguous id range without gaps or overlaps.
+    ///
+    /// # Errors
+    /// [`SpecError::Invalid`] naming the shard when seeds differ, shards overlap or leave a gap,
+    /// or summaries have different shapes.
+    pub fn merge(mut shards: Vec<CohortResult>) -> Result<CohortResult, Error> {
+        shards.sort_by_key(|s| s.range.start);
+        let mut it = shards.into_iter();
+        let Some(mut acc) = it.next() else {
+            return Err(SpecError::Invalid {
+                field: "shards".into(),
+                reason: "no shard to merge".into(),
+            }
+            .into());
+        };
+        for s in it {
+            let bad = |reason: String| -> Error {
+                SpecError::Invalid {
+                    field: format!("shard {}..{}", s.range.start, s.range.end),
+                    reason,
+                }
+                .into()
+            };
+            if s.seed != acc.seed {
+                return Err(bad(format!("seed {} differs from {}", s.seed, acc.seed)));
+            }
+            if s.range.start != acc.range.end {
+                return Err(bad(if s.range.start < acc.range.end {
+                    format!("overlaps ids before {}", acc.range.end)
+                } else {
+                    format!("gap: ids {}..{} missing", acc.range.end, s.range.start)
+                }));
+            }
+            acc.summary.merge(&s.summary).map_err(bad)?;
+            acc.range.end = s.range.end;
+            acc.records.extend(s.records);
+            acc.failures.extend(s.failures);
+            acc.stiff_retries += s.stiff_retries;
+        }
+        Ok(acc)
+    }
+}
+
+impl<M: Model<N>, const N: usize> Cohort<M, N> {
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+    /// Number of patients.
+    pub fn n_patients(&self) -> u64 {
+        self.n_patients
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// Regimen.
+    pub fn regimen(&self) -> &Regimen {
+        &self.regimen
+    }
+    /// The variability specification.
+    pub fn iiv(&self) -> &Iiv {
+        &self.iiv
+    }
+    /// Typical parameter values in table order (after any uncertainty draw).
+    pub fn typical_values(&self) -> &[f64] {
+        &self.typical
+    }
+    /// Summary mode in use.
+    pub fn summary_mode(&self) -> SummaryMode {
+        self.summary_mode
+    }
+    /// A copy of this cohort with another regimen (same patients: common random numbers).
+    ///
+    /// # Errors
+    /// When the regimen has doses the model cannot take.
+    pub fn with_regimen(&self, regimen: Regimen) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        regimen.check_inputs(self.model.name(), self.model.inputs())?;
+        let mut c = self.clone();
+        c.regimen = regimen;
+        Ok(c)
+    }
+
+    fn band_times(&self) -> Vec<f64> {
+        let (a, b) = (self.regimen.start_day(), self.regimen.end_day());
+        let n = ((b - a) / self.band_step_day + 1e-9).floor() as usize + 1;
+        (0..n).map(|i| a + i as f64 * self.band_step_day).collect()
+    }
+
+    fn empty_summary(&self) -> SummaryAccumulator {
+        SummaryAccumulator::new(
+            self.summary_mode,
+            self.model.endpoint_info().len(),
+            self.model.outputs().len(),
+            self.band_times(),
+            self.targets.clone(),
+        )
+    }
+
+    /// Samples patient `id`'s covariates and parameter values (in table order) into scratch.
+    fn sample(&self, id: u64, s: &mut Scratch) -> Covariates {
+        let mut rng = patient_rng(self.seed, id);
+        let cov = self.population.sample(&mut rng);
+        s.values.clear();
+        s.values.extend_from_slice(&self.typical);
+        let d = self.bound_iiv.dim();
+        s.z.resize(d, 0.0);
+        s.eta.resize(d, 0.0);
+        self.bound_iiv.sample_eta(&mut rng, &mut s.z, &mut s.eta);
+        self.bound_iiv.apply(&s.eta, &mut s.values);
+        cov
+    }
+
+    fn varied(&self, values: &[f64]) -> Vec<f64> {
+        self.bound_iiv
+            .indices()
+            .iter()
+            .map(|&i| values[i])
+            .collect()
+    }
+
+    fn varied_named(&self, values: &[f64]) -> Vec<(String, f64)> {
+        self.iiv
+            .names()
+            .iter()
+            .zip(self.bound_iiv.indices())
+            .map(|(n, &i)| (n.clone(), values[i]))
+            .collect()
+    }
+
+    /// Simulates one patient; its trajectory stays in `s.ws.trajectory`.
+    fn simulate_into(&self, id: u64, s: &mut Scratch) -> Result<PatientRecord, PatientError> {
+        let cov = self.sample(id, s);
+        let fail = |cause: FailureCause, values: &[f64]| PatientError {
+            id,
+            cause: Box::new(cause),
+            params: self.varied_named(values),
+        };
+        let params = self
+            .model
+            .params_from_values(&s.values)
+            .map_err(|e| fail(e.into(), &s.values))?;
+        cov.validate().map_err(|e| fail(e.into(), &s.values))?;
+        self.regimen
+            .resolve_into(self.model.name(), self.model.inputs(), &cov, &mut s.doses)
+            .map_err(|e| fail(e.into(), &s.values))?;
+        let patient = self
+            .model
+            .prepare(&params, &cov, &s.doses)
+            .map_err(|e: ParamError| fail(e.into(), &s.values))?;
+        let (a, b) = (self.regimen.start_day(), self.regimen.end_day());
+        let first = solve_into(
+            &self.model,
+            &patient,
+            &s.doses,
+            a,
+            b,
+            &self.solver,
+            &mut s.ws,
+        );
+        let (stats, solver) = match first {
+            Ok(st) => (st, SolverUsed::Dopri5),
+            Err(e @ (SolveError::Stiff { .. } | SolveError::MaxSteps { .. }))
+                if self.stiff_retry && self.solver.method == Method::Dopri5 =>
+            {
+                let opts = SolverOptions {
+                    method: Method::Rosenbrock23,
+                    ..self.solver
+                };
+                let st = solve_into(&self.model, &patient, &s.doses, a, b, &opts, &mut s.ws)
+                    .map_err(|e2| fail(e2.into(), &s.values))?;
+                (st, SolverUsed::RosenbrockRetry { reason: e })
+            }
+            Err(e) => return Err(fail(e.into(), &s.values)),
+        };
+        let mut endpoints = vec![f64::NAN; self.model.endpoint_info().len()];
+        self.model
+            .endpoints(&patient, &s.ws.trajectory, &mut endpoints);
+        Ok(PatientRecord {
+            id,
+            covariates: cov,
+            params: self.varied(&s.values),
+            endpoints,
+            stats,
+            solver,
+        })
+    }
+
+    /// Simulates one patient and returns its record and full trajectory.
+    ///
+    /// # Errors
+    /// The patient's failure.
+    pub fn simulate_patient(
+        &self,
+        id: u64,
+    ) -> Result<(PatientRecord, crate::solve::Trajectory), PatientError> {
+        let mut s = Scratch::default();
+        let r = self.simulate_into(id, &mut s)?;
+        Ok((r, s.ws.trajectory))
+    }
+
+    fn fold_patient(&self, mut p: Partial, s: &mut Scratch, id: u64) -> Partial {
+        match self.simulate_into(id, s) {
+            Ok(rec) => {
+                let tr = &s.ws.trajectory;
+                p.summary
+                    .add_patient(&rec.endpoints, |k, t| tr.value_at(k, t));
+                if self.records == Records::Keep {
+                    p.records.push(rec);
+                } else if matches!(rec.solver, SolverUsed::RosenbrockRetry { .. }) {
+                    // Keep the retry visible even without records.
+                    p.records.push(PatientRecord {
+                        params: Vec::new(),
+                        endpoints: Vec::new(),
+                        ..rec
+                    });
+                }
+            }
+            Err(e) => {
+                p.summary.add_failure();
+                p.failures.push(e);
+            }
+        }
+        p
+    }
+
+    fn new_partial(&self) -> Partial {
+        Partial {
+            summary: self.empty_summary(),
+            records: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn merge_partials(a: Partial, b: Partial) -> Partial {
+        let mut a = a;
+        // Same shape by construction.
+        let _ = a.summary.merge(&b.summary);
+        a.records.extend(b.records);
+        a.failures.extend(b.failures);
+        a
+    }
+
+    /// Runs every patient in parallel (rayon's global pool: `RAYON_NUM_THREADS` threads).
+    ///
+    /// # Errors
+    /// With [`OnFailure::Stop`], the failure of the lowest failing patient id.
+    pub fn run(&self) -> Result<CohortResult, Error> {
+        self.run_range_with(0..self.n_patients, true, None)
+    }
+
+    /// Runs every patient on the calling thread.
+    ///
+    /// # Errors
+    /// As [`Cohort::run`].
+    pub fn run_sequential(&self) -> Result<CohortResult, Error> {
+        self.run_range_with(0..self.n_patients, false, None)
+    }
+
+    /// Runs patients `range` (a shard) in parallel.
+    ///
+    /// # Errors
+    /// [`SpecError`] for an empty range or one beyond the cohort; otherwise as [`Cohort::run`].
+    pub fn run_range(&self, range: Range<u64>) -> Result<CohortResult, Error> {
+        self.run_range_with(range, true, None)
+    }
+
+    /// Runs patients `range` in parallel, calling `progress` after each block.
+    ///
+    /// # Errors
+    /// As [`Cohort::run_range`].
+    pub fn run_range_with_progress(
+        &self,
+        range: Range<u64>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<CohortResult, Error> {
+        self.run_range_with(range, true, Some(progress))
+    }
+
+    fn run_range_with(
+        &self,
+        range: Range<u64>,
+        parallel: bool,
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
+    ) -> Result<CohortResult, Error> {
+        if range.start >= range.end || range.end > self.n_patients {
+            return Err(SpecError::Invalid {
+                field: "range".into(),
+                reason: format!(
+                    "must be a non-empty range within 0..{}, got {}..{}",
+                    self.n_patients, range.start, range.end
+                ),
+            }
+            .into());
+        }
+        let total = range.end - range.start;
+        let done = AtomicU64::new(0);
+        let mut acc = self.new_partial();
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + self.block_size).min(range.end);
+            let part = if parallel {
+                (start..end)
+                    .into_par_iter()
+                    .fold(
+                        || (self.new_partial(), Scratch::default()),
+                        |(p, mut s), id| (self.fold_patient(p, &mut s, id), s),
+                    )
+                    .map(|(p, _)| p)
+                    .reduce(|| self.new_partial(), Self::merge_partials)
+            } else {
+                let mut s = Scratch::default();
+                (start..end).fold(self.new_partial(), |p, id| self.fold_patient(p, &mut s, id))
+            };
+            acc = Self::merge_partials(acc, part);
+            if self.on_failure == OnFailure::Stop && !acc.failures.is_empty() {
+                acc.failures.sort_by_key(|f| f.id);
+                let first = acc.failures.swap_remove(0);
+                return Err(first.into());
+            }
+            let d = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
+            if let Some(cb) = progress {
+                cb(Progress { done: d, total });
+            }
+            start = end;
+        }
+        acc.records.sort_by_key(|r| r.id);
+        acc.failures.sort_by_key(|f| f.id);
+        let stiff_retries = acc
+            .records
+            .iter()
+            .filter(|r| matches!(r.solver, SolverUsed::RosenbrockRetry { .. }))
+            .count() as u64;
+        if self.records == Records::Discard {
+            acc.records.clear();
+        }
+        Ok(CohortResult {
+            range,
+            seed: self.seed,
+            summary: acc.summary,
+            records: acc.records,
+            failures: acc.failures,
+            stiff_retries,
+        })
+    }
+}

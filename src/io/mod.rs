@@ -1,0 +1,230 @@
+//! Files: JSON summaries, tidy CSV tables, percentile bands.
+//!
+//! Every writer writes to a temporary file next to the target and renames it into place, so a
+//! failed run never leaves a half-written file. Floats are written in Rust's shortest
+//! round-trip form, so equal results give byte-identical files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::cohort::{Cohort, CohortResult, PatientRecord, SolverUsed};
+use crate::error::Error;
+use crate::model::{EndpointKind, Model};
+use crate::variability::Sex;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes `path` atomically: `fill` writes into a temporary sibling, which is then renamed.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+    }
+    let mut tmp = PathBuf::from(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tmp.set_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let res = (|| {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        fill(&mut w)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// A float for JSON: finite values as numbers, others as `null`.
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// The cohort summary as JSON:
+/// `{"patients", "seed", "failed", "endpoints": {name: {n, missing, mean, sd, p05..p95}},
+/// "fractions": {name: value}, "targets": {name: probability}, "stiff_retries", "summary_mode"}`.
+pub fn summary_json<M: Model<N>, const N: usize>(
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+) -> Value {
+    let info = cohort.model().endpoint_info();
+    let stats = result.summary.endpoint_stats();
+    let mut endpoints = Map::new();
+    let mut fractions = Map::new();
+    for (e, s) in info.iter().zip(&stats) {
+        match e.kind {
+            EndpointKind::Continuous => {
+                endpoints.insert(
+                    e.name.to_string(),
+                    json!({
+                        "n": s.n, "missing": s.missing, "mean": num(s.mean), "sd": num(s.sd),
+                        "p05": num(s.p05), "p25": num(s.p25), "p50": num(s.p50),
+                        "p75": num(s.p75), "p95": num(s.p95),
+                    }),
+                );
+            }
+            EndpointKind::Flag => {
+                fractions.insert(e.name.to_string(), num(s.mean));
+            }
+        }
+    }
+    let targets: Map<String, Value> = result
+        .summary
+        .target_attainment()
+        .into_iter()
+        .map(|(t, p)| (t.name.clone(), num(p)))
+        .collect();
+    json!({
+        "patients": result.range.end - result.range.start,
+        "seed": result.seed,
+        "failed": result.summary.failed,
+        "stiff_retries": result.stiff_retries,
+        "summary_mode": format!("{:?}", cohort.summary_mode()),
+        "endpoints": endpoints,
+        "fractions": fractions,
+        "targets": targets,
+    })
+}
+
+/// Writes [`summary_json`] to `path` (pretty-printed).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_summary_json<M: Model<N>, const N: usize>(
+    path: &Path,
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+) -> Result<(), Error> {
+    let v = summary_json(cohort, result);
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &v)?;
+        writeln!(w)
+    })
+}
+
+/// Header of the per-patient table.
+pub fn patients_header<M: Model<N>, const N: usize>(cohort: &Cohort<M, N>) -> Vec<String> {
+    let mut h: Vec<String> = [
+        "id",
+        "sex",
+        "age_years",
+        "weight_kg",
+        "height_cm",
+        "bsa_m2",
+        "egfr_ml_per_min",
+        "baseline_b_cells_per_ul",
+        "baseline_t_cells_per_ul",
+        "baseline_anti_dsdna_iu_per_ml",
+        "baseline_sledai",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    h.extend(cohort.iiv().names().iter().cloned());
+    h.extend(
+        cohort
+            .model()
+            .endpoint_info()
+            .iter()
+            .map(|e| e.name.to_string()),
+    );
+    h.extend(
+        ["solver", "steps", "rhs_evals"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    h
+}
+
+/// One row of the per-patient table.
+pub fn patient_row(r: &PatientRecord) -> Vec<String> {
+    let c = &r.covariates;
+    let mut row = vec![
+        r.id.to_string(),
+        match c.sex {
+            Sex::Female => "F".into(),
+            Sex::Male => "M".into(),
+        },
+        c.age_years.to_string(),
+        c.weight_kg.to_string(),
+        c.height_cm.to_string(),
+        c.bsa_m2().to_string(),
+        c.egfr_ml_per_min.to_string(),
+        c.baseline_b_cells_per_ul.to_string(),
+        c.baseline_t_cells_per_ul.to_string(),
+        c.baseline_anti_dsdna_iu_per_ml.to_string(),
+        c.baseline_sledai.to_string(),
+    ];
+    row.extend(r.params.iter().map(|v| v.to_string()));
+    row.extend(r.endpoints.iter().map(|v| v.to_string()));
+    row.push(match &r.solver {
+        SolverUsed::Dopri5 => "dopri5".into(),
+        SolverUsed::RosenbrockRetry { .. } => "rosenbrock23_retry".into(),
+    });
+    row.push(r.stats.accepted_steps.to_string());
+    row.push(r.stats.rhs_evals.to_string());
+    row
+}
+
+/// Writes the per-patient table (one row per successful patient, in id order).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_patients_csv<M: Model<N>, const N: usize>(
+    path: &Path,
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+) -> Result<(), Error> {
+    write_atomic(path, |w| {
+        let mut wr = csv::Writer::from_writer(w);
+        wr.write_record(patients_header(cohort))?;
+        for r in &result.records {
+            wr.write_record(patient_row(r))?;
+        }
+        wr.flush()
+    })
+}
+
+/// Writes percentile bands in long format: `time_day,output,p05,p25,p50,p75,p95`.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_bands_csv<M: Model<N>, const N: usize>(
+    path: &Path,
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+) -> Result<(), Error> {
+    let outputs = cohort.model().outputs();
+    write_atomic(path, |w| {
+        let mut wr = csv::Writer::from_writer(w);
+        wr.write_record(["time_day", "output", "p05", "p25", "p50", "p75", "p95"])?;
+        let times = result.summary.band_times_day();
+        for (k, o) in outputs.iter().enumerate() {
+            for (t, q) in times.iter().zip(result.summary.bands(k)) {
+                let mut rec = vec![t.to_string(), o.name.to_string()];
+                rec.extend(q.iter().map(|v| v.to_string()));
+                wr.write_record(&rec)?;
+            }
+        }
+        wr.flush()
+    })
+}
