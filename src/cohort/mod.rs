@@ -465,6 +465,14 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         )
     }
 
+    /// Patient `id`'s covariates and individual parameter values (in table order), without
+    /// simulating.
+    pub fn sample_patient(&self, id: u64) -> (Covariates, Vec<f64>) {
+        let mut s = Scratch::default();
+        let c = self.sample(id, &mut s);
+        (c, s.values)
+    }
+
     /// Samples patient `id`'s covariates and parameter values (in table order) into scratch.
     fn sample(&self, id: u64, s: &mut Scratch) -> Covariates {
         let mut rng = patient_rng(self.seed, id);
