@@ -243,9 +243,11 @@ fn decay_exact(p: &DecayParams, start: f64, doses: &[ResolvedDose], t: f64) -> f
         match d.duration_day {
             None => y += d.amount * (-k * (t - d.time_day)).exp(),
             Some(dur) => {
+                // rate/k · (e^{−k(t−end)} − e^{−k(t−start)}), without cancellation for short
+                // infusions.
                 let rate = d.amount / dur;
                 let end = t.min(d.time_day + dur);
-                y += rate / k * ((-k * (t - end)).exp() - (-k * (t - d.time_day)).exp());
+                y += rate / k * (-k * (t - end)).exp() * -(-k * (end - d.time_day)).exp_m1();
             }
         }
     }
@@ -531,4 +533,90 @@ fn fludarabine_auc_is_dose_over_clearance() {
             "W {weight_kg} kg, eGFR {egfr_ml_per_min}: AUC {auc} vs dose/CL {want} mg·h/L"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edge cases of the segment timeline
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn event_times_a_few_ulps_apart_are_handled() {
+    // A dose at a time that differs from another event by round-off only (here 2e-15 day) used to
+    // create a segment too short for Dopri5's step-size control ("step size underflow").
+    let regimen = Regimen::builder()
+        .horizon(-6.0, 20.0)
+        .drug("drug", Amount::Mg(5.0), &[2.0], Administration::Bolus)
+        .drug(
+            "drug",
+            Amount::Mg(8.0),
+            &[2.0 + 2e-15, 5.0],
+            Administration::Infusion { duration_day: 1.0 },
+        )
+        .drug(
+            "drug",
+            Amount::Mg(3.0),
+            &[6.000_000_000_000_001],
+            Administration::Bolus,
+        )
+        .build()
+        .unwrap();
+    check_decay(&regimen);
+
+    // The Stein model's switch at infusion + Tmax next to a second dose (ignored by the model).
+    let sc = common::stein(0.0);
+    let regimen = Regimen::builder()
+        .horizon(-1.0, 120.0)
+        .car_t(Amount::Cells(1e8), 0.0)
+        .car_t(Amount::Cells(1e8), sc.params.peak_day + 1e-15)
+        .build()
+        .unwrap();
+    let sim = simulate(
+        &sc.model,
+        &sc.params,
+        &sc.covariates,
+        &regimen,
+        &SolverOptions::default(),
+    )
+    .unwrap();
+    let (patient, _) = sc.prepare();
+    for (i, t) in sim.trajectory.times().enumerate() {
+        let want = patient.closed_form(t);
+        if want > 1e-3 * sc.params.peak_copies_per_ug {
+            let rel = ((sim.trajectory.value(i, 0) - want) / want).abs();
+            assert!(rel < 1e-4, "day {t}: rel error {rel:e}");
+        }
+    }
+}
+
+#[test]
+fn an_infusion_shorter_than_round_off_delivers_its_whole_amount() {
+    // A 1e-12-day infusion is a bolus for every practical purpose: its amount must arrive.
+    let regimen = Regimen::builder()
+        .horizon(-6.0, 20.0)
+        .drug(
+            "drug",
+            Amount::Mg(8.0),
+            &[3.0],
+            Administration::Infusion {
+                duration_day: 1e-12,
+            },
+        )
+        .build()
+        .unwrap();
+    let sim = check_decay(&regimen);
+    let after = sim.output_at("amount_mg", 3.25).unwrap();
+    assert!(after > 8.0 * (-0.3f64 * 0.25).exp() * 0.999, "{after}");
+}
+
+#[test]
+fn a_bolus_at_the_horizon_end_is_reported_in_the_last_output() {
+    // MODULE DOC of solve: "An output time that coincides with a bolus reports the post-dose
+    // state" — including the last grid point.
+    let regimen = decay_regimen(&[2.0, 20.0], (5.0, 6.0));
+    let sim = check_decay(&regimen);
+    let tr = &sim.trajectory;
+    let last = tr.len() - 1;
+    assert_eq!(tr.time(last), 20.0);
+    let jump = tr.value(last, 0) - tr.value(last - 1, 0) * (-0.3f64 * 0.25).exp();
+    assert!((jump - 5.0).abs() < 1e-8, "jump at the end {jump}");
 }
