@@ -620,3 +620,85 @@ fn a_bolus_at_the_horizon_end_is_reported_in_the_last_output() {
     let jump = tr.value(last, 0) - tr.value(last - 1, 0) * (-0.3f64 * 0.25).exp();
     assert!((jump - 5.0).abs() < 1e-8, "jump at the end {jump}");
 }
+
+#[test]
+fn car_t_given_as_an_infusion_enters_the_sle_model() {
+    // A 30-minute CAR-T infusion must act like the bolus it approximates (it used to be dropped
+    // silently: no expansion at all).
+    let sc = common::typical_sle();
+    let infused = Regimen::builder()
+        .drug(
+            "fludarabine",
+            Amount::MgPerM2(25.0),
+            &[-5.0, -4.0, -3.0],
+            Administration::Infusion {
+                duration_day: 0.5 / 24.0,
+            },
+        )
+        .drug(
+            "cyclophosphamide",
+            Amount::MgPerM2(1000.0),
+            &[-3.0],
+            Administration::Infusion {
+                duration_day: 1.0 / 24.0,
+            },
+        )
+        .drug(
+            "car_t",
+            Amount::CellsPerKg(1e6),
+            &[0.0],
+            Administration::Infusion {
+                duration_day: 0.5 / 24.0,
+            },
+        )
+        .build()
+        .unwrap();
+    let bolus = sc.simulate().unwrap();
+    let inf = simulate(&sc.model, &sc.params, &sc.covariates, &infused, &sc.options).unwrap();
+    for name in [
+        "car_t_peak_cells_per_ul",
+        "car_t_peak_day",
+        "b_cell_reappearance_day",
+    ] {
+        let (a, b) = (endpoint(&bolus, name), endpoint(&inf, name));
+        assert!(
+            ((a - b) / a).abs() < 0.02,
+            "{name}: bolus {a}, infusion {b}"
+        );
+    }
+    // The whole product arrives: at the end of the infusion the blood CAR-T count is the dose
+    // spread over the blood and tissue pools (little expansion in 30 minutes).
+    let dose_per_ul = 1e6 * sc.covariates.weight_kg * sc.params.blood_fraction
+        / (sc.params.blood_volume_ml_per_kg * sc.covariates.weight_kg * 1000.0);
+    let c = inf.output_at("car_t_cells_per_ul", 0.25).unwrap();
+    let c_bolus = bolus.output_at("car_t_cells_per_ul", 0.25).unwrap();
+    assert!(
+        c > 0.9 * dose_per_ul && (c - c_bolus).abs() < 0.02 * c_bolus,
+        "{c} vs {c_bolus}"
+    );
+}
+
+#[test]
+fn stein_model_rejects_an_infused_car_t_product() {
+    // The Stein model starts its kinetics at R0 = Cmax/foldx at the infusion: it has no
+    // meaning for a zero-order infusion, which it used to ignore silently (level 0 throughout).
+    let sc = common::stein(0.0);
+    let regimen = Regimen::builder()
+        .horizon(-1.0, 120.0)
+        .drug(
+            "car_t",
+            Amount::Cells(1e8),
+            &[0.0],
+            Administration::Infusion {
+                duration_day: 0.5 / 24.0,
+            },
+        )
+        .build()
+        .unwrap();
+    let e = simulate(&sc.model, &sc.params, &sc.covariates, &regimen, &sc.options).unwrap_err();
+    assert!(
+        matches!(&e, cartsim::Error::Param(ParamError::Invalid { name, .. }) if name == "car_t"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("bolus"), "{e}");
+}
