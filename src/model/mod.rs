@@ -20,7 +20,9 @@ pub mod pk;
 pub mod sle;
 pub mod stein;
 
-use nalgebra::SVector;
+/// The state vector type of [`Model`], re-exported so that a model written outside the crate
+/// uses exactly the nalgebra version cartsim was built with.
+pub use nalgebra::SVector;
 
 use crate::error::ParamError;
 use crate::regimen::ResolvedDose;
