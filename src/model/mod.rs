@@ -20,7 +20,9 @@ pub mod pk;
 pub mod sle;
 pub mod stein;
 
-use nalgebra::SVector;
+/// The state vector type of [`Model`], re-exported so that a model written outside the crate
+/// uses exactly the nalgebra version cartsim was built with.
+pub use nalgebra::SVector;
 
 use crate::error::ParamError;
 use crate::regimen::ResolvedDose;
@@ -218,6 +220,11 @@ pub trait Model<const N: usize>: Send + Sync {
 
     /// Applies a bolus of `amount` (cells or mg) of input `input` to the state.
     /// Inputs that the model handles in closed form ignore it.
+    ///
+    /// A dose given as an infusion reaches the model instead through
+    /// [`Segment::infusion_rates`] in [`Model::rhs`]: a model must use that rate for every input it
+    /// carries in its state (or reject infusions of it in [`Model::prepare`]). The solver also
+    /// calls this method with the amount of an infusion running in a segment of round-off length.
     fn apply_bolus(
         &self,
         patient: &Self::Patient,

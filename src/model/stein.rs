@@ -14,7 +14,8 @@
 //! then decaying at α and β: their sum is exactly the closed form, which makes this model an exact
 //! oracle for the solver path (time-dependent switch, segment boundaries, dose jumps).
 //! Time is measured from the first CAR-T dose; the infusion sets the states to `R0` whatever the
-//! cell number (Stein's Cmax is an individual parameter, not a dose response).
+//! cell number (Stein's Cmax is an individual parameter, not a dose response). The CAR-T dose must
+//! be a bolus; later CAR-T doses are ignored.
 
 use nalgebra::SVector;
 
@@ -164,14 +165,24 @@ impl Model<2> for SteinModel {
         _covariates: &Covariates,
         doses: &[ResolvedDose],
     ) -> Result<SteinPatient, ParamError> {
-        let infusion_day = doses
+        let first = doses
             .iter()
             .find(|d| d.input == 0)
-            .map(|d| d.time_day)
             .ok_or_else(|| ParamError::Invalid {
                 name: "car_t".into(),
                 reason: "the Stein model needs a CAR-T dose".into(),
             })?;
+        // The kinetics start at R0 at the infusion; a zero-order infusion has no meaning here
+        // and would otherwise be ignored silently (the solver only applies boluses as jumps).
+        if let Some(duration_day) = first.duration_day {
+            return Err(ParamError::Invalid {
+                name: "car_t".into(),
+                reason: format!(
+                    "the Stein model takes the CAR-T product as a bolus, got an infusion over {duration_day} day"
+                ),
+            });
+        }
+        let infusion_day = first.time_day;
         Ok(SteinPatient {
             params: *params,
             rho_per_day: params.fold_expansion.ln() / params.peak_day,

@@ -10,7 +10,11 @@
 //! clock `τ = t − start_day ≥ 0`. Outputs are filled on a regular grid from inside the step
 //! callback by cubic Hermite interpolation between accepted steps (state and derivative at both
 //! ends), so no per-step result is stored by this crate. An output time that coincides with a
-//! bolus reports the post-dose state.
+//! bolus reports the post-dose state, the last one included.
+//!
+//! Event times closer than 1e-9 × (time since the horizon start, at least 1 day) would leave a
+//! segment too short to integrate: it is skipped and the amount its running infusions deliver is
+//! applied as a bolus, so an infusion of round-off duration still delivers its dose.
 //!
 //! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
 //! silently wrong for right-hand sides that depend on t (infusions).
@@ -27,6 +31,10 @@ use ode_solvers::{Dopri5, System};
 use crate::error::SolveError;
 use crate::model::{Model, Segment};
 use crate::regimen::ResolvedDose;
+
+/// Segments shorter than this fraction of the time since the horizon start (at least 1 day) are
+/// not integrated: their running infusions are delivered as boluses.
+const MIN_SEGMENT_REL: f64 = 1e-9;
 
 /// Solver settings. Tolerances are scalar (ode_solvers' only option); the built-in models scale
 /// their states so that one pair is meaningful for every state (cells in 1e6 cells: atol 1e-6 is
@@ -214,6 +222,19 @@ where
             next_out += 1;
         }
 
+        // A segment of round-off length (event times a few ULPs apart: a dose at a model
+        // breakpoint, an infusion ending where the next one starts, computed differently) is too
+        // short for Dopri5's step-size control, which reports underflow once h < 10·ε·τ. Nothing
+        // happens in it but the running infusions: deliver their amount at once.
+        if b - a <= MIN_SEGMENT_REL * (b - start_day).max(1.0) {
+            for (input, &rate) in ws.rates.iter().enumerate() {
+                if rate != 0.0 {
+                    model.apply_bolus(patient, input, rate * (b - a), &mut y);
+                }
+            }
+            continue;
+        }
+
         let mut dy0 = SVector::<f64, N>::zeros();
         let segment = Segment {
             start_day: a,
@@ -229,7 +250,6 @@ where
         let filler = GridFiller {
             start_day,
             seg_end_day: b,
-            last_segment,
             prev_t: a,
             prev_y: y,
             prev_dy: dy0,
@@ -257,6 +277,14 @@ where
             });
         }
     }
+    // Boluses at the horizon end, so that the last output reports the post-dose state.
+    while next_dose < doses.len() && doses[next_dose].time_day <= end_day {
+        let d = &doses[next_dose];
+        if d.duration_day.is_none() {
+            model.apply_bolus(patient, d.input, d.amount, &mut y);
+        }
+        next_dose += 1;
+    }
     // Output points at the very end (within round-off of end_day).
     let traj = &mut ws.trajectory;
     while next_out < traj.len() {
@@ -271,7 +299,6 @@ where
 pub(crate) struct GridFiller<'a, const N: usize> {
     start_day: f64,
     seg_end_day: f64,
-    last_segment: bool,
     prev_t: f64,
     prev_y: SVector<f64, N>,
     prev_dy: SVector<f64, N>,
@@ -293,11 +320,9 @@ impl<const N: usize> GridFiller<'_, N> {
         dy: &SVector<f64, N>,
     ) {
         let h = t - self.prev_t;
-        let limit = if self.last_segment {
-            self.seg_end_day + 1e-9
-        } else {
-            self.seg_end_day - 1e-9
-        };
+        // Points at the segment end belong to the next segment's start (post-dose state) or,
+        // at the horizon end, to the final fill after the last boluses.
+        let limit = self.seg_end_day - 1e-9;
         while *self.next_out < self.trajectory.len() {
             let to = self.trajectory.time(*self.next_out);
             if to > t + 1e-12 || to > limit {

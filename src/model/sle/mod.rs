@@ -765,9 +765,15 @@ impl Model<SLE_STATES> for SleModel {
             p.max_kill_per_car_t_per_day * killers / (p.kill_half_saturation_mcells + killers + u);
         let loss_b = kappa + k_ld_b;
 
-        dy[ix::E] =
-            r * e - (p.effector_death_per_day + p.effector_to_memory_per_day + k_ld) * e + react;
-        dy[ix::M] = p.effector_to_memory_per_day * e - react - (p.memory_death_per_day + k_ld) * m;
+        // A CAR-T product given as an infusion enters at its rate (cells/day → Mcells/day);
+        // drug rates are ignored here: drugs act through their closed-form exposure.
+        let car_t_in = seg.infusion_rates.first().copied().unwrap_or(0.0) * 1e-6;
+        let f_mem = p.product_memory_fraction;
+        dy[ix::E] = r * e - (p.effector_death_per_day + p.effector_to_memory_per_day + k_ld) * e
+            + react
+            + (1.0 - f_mem) * car_t_in;
+        dy[ix::M] = p.effector_to_memory_per_day * e - react - (p.memory_death_per_day + k_ld) * m
+            + f_mem * car_t_in;
         dy[ix::DV] = r * e / (e + 1e-6);
         dy[ix::BM] = pt.s_b - (pt.k_tr + loss_b) * bm;
         dy[ix::T1] = pt.k_tr * (bm - t1) - loss_b * t1;
