@@ -1,4 +1,4 @@
-//! Error types: one enum per stage of the pipeline, aggregated by [`Error`].
+//! Error types: one enum per stage of the pipeline, aggregated by [`Error`](enum@Error).
 //!
 //! Every message is lowercase and names the offending field, its value and what was expected,
 //! so that a modeler can fix the input without reading the source.
@@ -255,7 +255,7 @@ pub struct PatientError {
     pub params: Vec<(String, f64)>,
 }
 
-/// The cause carried by a [`PatientError`] (a cloneable subset of [`Error`]).
+/// The cause carried by a [`PatientError`] (a cloneable subset of [`Error`](enum@Error)).
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum FailureCause {

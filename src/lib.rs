@@ -29,3 +29,8 @@ pub mod prelude {
     pub use crate::solve::{SolverOptions, Trajectory};
     pub use crate::variability::{Covariates, Sex};
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

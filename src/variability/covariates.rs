@@ -40,7 +40,7 @@ pub struct Covariates {
 impl Covariates {
     /// The typical patient of PROTOTYPE.md §3: a 65 kg, 166 cm woman of 22 years (Mackensen 2022
     /// median age), eGFR 90 mL/min, blood B 200/µL and T 1000/µL (SLE medians 206 and 962/µL,
-    /// PMC1954659), anti-dsDNA 200 IU/mL [assumption], SLEDAI-2K 16 (Mackensen 2022 median).
+    /// PMC1954659), anti-dsDNA 200 IU/mL (assumption), SLEDAI-2K 16 (Mackensen 2022 median).
     pub fn typical() -> Self {
         Covariates {
             sex: Sex::Female,

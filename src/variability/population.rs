@@ -172,13 +172,13 @@ pub struct Population {
 
 impl Population {
     /// Refractory SLE patients eligible for CAR-T (MODEL.md §4; PROTOTYPE.md §3):
-    /// 90% female; age 18–60 (normal, mean 32, SD 10) [assumption]; weight N(65 F / 78 M, 11) kg
+    /// 90% female; age 18–60 (normal, mean 32, SD 10) (assumption); weight N(65 F / 78 M, 11) kg
     /// clipped 42–120; height N(165 F / 178 M, 7) cm clipped 145–200; eGFR N(95, 22) mL/min
-    /// clipped 30–140 (lupus nephritis tail) [assumption]; baseline B 200·e^{0.50z}/µL clipped
+    /// clipped 30–140 (lupus nephritis tail) (assumption); baseline B 200·e^{0.50z}/µL clipped
     /// 30–1200 (SLE median 206, range 67–597; PMC1954659); baseline T 1000·e^{0.45z}/µL clipped
     /// 150–4000 (962, 228–2402; PMC1954659); anti-dsDNA 200·e^{0.6z} IU/mL clipped 20–2000
-    /// [assumption]; SLEDAI-2K N(14, 4) clipped 6–30 (Mackensen 2022 median 16, range 8–16)
-    /// [assumption].
+    /// (assumption); SLEDAI-2K N(14, 4) clipped 6–30 (Mackensen 2022 median 16, range 8–16)
+    /// (assumption).
     pub fn sle() -> Self {
         Population {
             female_fraction: 0.9,
