@@ -702,3 +702,40 @@ fn stein_model_rejects_an_infused_car_t_product() {
     );
     assert!(e.to_string().contains("bolus"), "{e}");
 }
+
+/// IL-6 is solved on the output grid after the solve (it feeds nothing back): its quadrature
+/// error must be negligible at the default 0.25-day grid (compared with a 0.02-day grid).
+#[test]
+fn il6_on_the_output_grid_converges() {
+    let model = SleModel::default();
+    let run = |step: f64| {
+        let opts = SolverOptions {
+            output_step_day: step,
+            rtol: 1e-10,
+            atol: 1e-10,
+            ..SolverOptions::default()
+        };
+        let sim = simulate(
+            &model,
+            &model.default_params(),
+            &Covariates::typical(),
+            &Regimen::mackensen_2022(),
+            &opts,
+        )
+        .unwrap();
+        (
+            sim.endpoint("il6_peak_pg_per_ml").unwrap(),
+            sim.output_at("il6_pg_per_ml", 10.0).unwrap(),
+        )
+    };
+    let (coarse_peak, coarse_d10) = run(0.25);
+    let (fine_peak, fine_d10) = run(0.02);
+    assert!(
+        ((coarse_peak - fine_peak) / fine_peak).abs() < 1e-4,
+        "{coarse_peak} vs {fine_peak}"
+    );
+    assert!(
+        ((coarse_d10 - fine_d10) / fine_d10).abs() < 1e-4,
+        "{coarse_d10} vs {fine_d10}"
+    );
+}

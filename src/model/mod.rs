@@ -236,6 +236,11 @@ pub trait Model<const N: usize>: Send + Sync {
     /// Observation function: writes the outputs at `t_day` into `out`.
     fn observe(&self, patient: &Self::Patient, t_day: f64, y: &SVector<f64, N>, out: &mut [f64]);
 
+    /// Completes the trajectory after the solve (default: nothing). Models use it for outputs
+    /// that feed nothing back and are cheaper and more accurate to compute on the output grid
+    /// than to integrate (e.g. a fast cytokine driven by the solved states).
+    fn finish(&self, _patient: &Self::Patient, _trajectory: &mut Trajectory) {}
+
     /// Computes the endpoints of one patient from its output trajectory into `out`.
     fn endpoints(&self, patient: &Self::Patient, trajectory: &Trajectory, out: &mut [f64]);
 

@@ -292,6 +292,7 @@ where
         traj.set_row(next_out, &ws.row);
         next_out += 1;
     }
+    model.finish(patient, &mut ws.trajectory);
     Ok(stats)
 }
 

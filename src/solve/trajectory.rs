@@ -61,6 +61,12 @@ impl Trajectory {
             .unwrap_or(&[])
     }
 
+    /// The values of output `k`, mutable (for [`Model::finish`](crate::model::Model::finish)).
+    pub fn output_mut(&mut self, k: usize) -> &mut [f64] {
+        let n = self.n_times;
+        self.values.get_mut(k * n..(k + 1) * n).unwrap_or(&mut [])
+    }
+
     /// Value of output `k` at grid point `i` (NaN if out of range).
     pub fn value(&self, i: usize, k: usize) -> f64 {
         self.values

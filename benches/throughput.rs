@@ -1,0 +1,217 @@
+//! Throughput of the default SLE cohort: the figures users tune against, in one run.
+//!
+//! ```text
+//! cargo bench --bench throughput            # full run (N = 20,000 per measurement)
+//! CARTSIM_BENCH_N=2000 cargo bench --bench throughput   # quicker
+//! ```
+//!
+//! Prints patients/s at 1 thread and at all threads, parallel efficiency, steps and RHS
+//! evaluations per patient, ns per RHS evaluation, heap allocations per patient (counting global
+//! allocator; also per ODE step, by comparing a 1-year and a 2-year horizon), and the largest
+//! relative endpoint error against an rtol = atol = 1e-10 reference on a fixed sample of
+//! patients. The last line is machine-readable.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use cartsim::cohort::{Cohort, Records};
+use cartsim::model::sle::SLE_STATES;
+use cartsim::model::{Model, Segment, SleModel};
+use cartsim::prelude::*;
+use cartsim::summary::SummaryMode;
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn cohort(n: u64, regimen: Regimen, solver: SolverOptions) -> Cohort<SleModel, SLE_STATES> {
+    Cohort::builder(SleModel::default())
+        .patients(n)
+        .seed(2024)
+        .regimen(regimen)
+        .solver(solver)
+        .records(Records::Discard)
+        .summary_mode(SummaryMode::Streaming { alpha: 0.005 })
+        .build()
+        .expect("valid cohort")
+}
+
+fn rate(threads: usize, c: &Cohort<SleModel, SLE_STATES>) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    // Warm-up, then the best of three.
+    pool.install(|| c.run_range(0..200.min(c.n_patients())).expect("run"));
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        pool.install(|| c.run().expect("run"));
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    c.n_patients() as f64 / best
+}
+
+fn main() {
+    let n: u64 = std::env::var("CARTSIM_BENCH_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    let all = std::thread::available_parallelism().map_or(1, |p| p.get());
+    let model = SleModel::default();
+    let opts = SolverOptions::default();
+    let c = cohort(n, Regimen::mackensen_2022(), opts);
+
+    // Work per patient (sequential, records kept for the stats).
+    let sample = Cohort::builder(model)
+        .patients(200)
+        .seed(2024)
+        .solver(opts)
+        .build()
+        .expect("valid cohort");
+    let r = sample.run_sequential().expect("run");
+    let steps: f64 = r
+        .records
+        .iter()
+        .map(|x| x.stats.accepted_steps as f64)
+        .sum::<f64>()
+        / 200.0;
+    let evals: f64 = r
+        .records
+        .iter()
+        .map(|x| x.stats.rhs_evals as f64)
+        .sum::<f64>()
+        / 200.0;
+
+    // ns per RHS evaluation on a mid-course state of the typical patient.
+    let cov = Covariates::typical();
+    let mut doses = Vec::new();
+    Regimen::mackensen_2022()
+        .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
+        .expect("resolve");
+    let patient = model
+        .prepare(&model.default_params(), &cov, &doses)
+        .expect("prepare");
+    let mut y = model.initial_state(&patient, -6.0);
+    y[0] = 100.0;
+    y[1] = 20.0;
+    y[2] = 3.0;
+    let rates = [0.0; 3];
+    let seg = Segment {
+        start_day: 5.0,
+        end_day: 10.0,
+        infusion_rates: &rates,
+    };
+    let mut dy = y;
+    let reps = 2_000_000u32;
+    let t = Instant::now();
+    for i in 0..reps {
+        let ti = 5.0 + (i % 1000) as f64 * 0.004;
+        model.rhs(
+            &patient,
+            std::hint::black_box(ti),
+            std::hint::black_box(&y),
+            &seg,
+            &mut dy,
+        );
+        std::hint::black_box(&dy);
+    }
+    let ns_per_eval = t.elapsed().as_secs_f64() * 1e9 / reps as f64;
+
+    // Allocations per patient, and per ODE step (1-year vs 2-year horizon: same count = 0/step).
+    let count = |regimen: Regimen| {
+        let c = cohort(64, regimen, opts);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        pool.install(|| c.run_range(0..8).expect("run"));
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let res = pool.install(|| c.run().expect("run"));
+        let after = ALLOCS.load(Ordering::Relaxed);
+        let _ = res;
+        (after - before) as f64 / 64.0
+    };
+    let allocs_1y = count(Regimen::mackensen_2022());
+    let allocs_2y = count(
+        Regimen::mackensen_2022()
+            .with_horizon(-6.0, 730.0)
+            .expect("horizon"),
+    );
+
+    // Accuracy against a tight reference on a fixed sample.
+    let tight = SolverOptions {
+        rtol: 1e-10,
+        atol: 1e-10,
+        ..opts
+    };
+    let a = Cohort::builder(model)
+        .patients(40)
+        .seed(77)
+        .solver(opts)
+        .build()
+        .expect("cohort");
+    let b = Cohort::builder(model)
+        .patients(40)
+        .seed(77)
+        .solver(tight)
+        .build()
+        .expect("cohort");
+    let (ra, rb) = (a.run().expect("run"), b.run().expect("run"));
+    let mut max_rel_err = 0.0f64;
+    let mut worst = "";
+    for (x, y) in ra.records.iter().zip(&rb.records) {
+        for (k, (p, q)) in x.endpoints.iter().zip(&y.endpoints).enumerate() {
+            if p.is_finite() && q.is_finite() {
+                let e = (p - q).abs() / q.abs().max(1e-6);
+                if e > max_rel_err {
+                    max_rel_err = e;
+                    worst = model.endpoint_info()[k].name;
+                }
+            } else if p.is_finite() != q.is_finite() {
+                max_rel_err = f64::INFINITY;
+                worst = model.endpoint_info()[k].name;
+            }
+        }
+    }
+
+    let r1 = rate(1, &c);
+    let rall = rate(all, &c);
+    let eff = rall / (r1 * all as f64);
+    println!(
+        "cohort: default SLE model, Mackensen 2022 regimen, day -6..365, N = {n}, rtol = {}, atol = {}",
+        opts.rtol, opts.atol
+    );
+    println!("threads available            {all}");
+    println!("patients/s, 1 thread         {r1:.0}");
+    println!("patients/s, {all} threads        {rall:.0}");
+    println!("parallel efficiency          {eff:.3}");
+    println!("µs per patient, 1 thread     {:.1}", 1e6 / r1);
+    println!("steps per patient            {steps:.1}");
+    println!("RHS evaluations per patient  {evals:.1}");
+    println!("ns per RHS evaluation        {ns_per_eval:.1}");
+    println!(
+        "allocations per patient      {allocs_1y:.1} (1-year), {allocs_2y:.1} (2-year horizon)"
+    );
+    println!("max relative endpoint error  {max_rel_err:.2e} ({worst}) vs rtol 1e-10");
+    println!(
+        "patients_per_s_1t={r1:.0} patients_per_s_all={rall:.0} efficiency={eff:.3} allocs_per_patient={allocs_1y:.1} rhs_evals_per_patient={evals:.0} max_rel_err={max_rel_err:.2e}"
+    );
+}
