@@ -108,7 +108,7 @@ pub struct Cohort<M: Model<N>, const N: usize> {
     on_failure: OnFailure,
     records: Records,
     summary_mode: SummaryMode,
-    band_step_day: f64,
+    band_times_day: Vec<f64>,
     targets: Vec<(usize, Target)>,
     stiff_retry: bool,
     block_size: u64,
@@ -130,7 +130,7 @@ pub struct CohortBuilder<M: Model<N>, const N: usize> {
     on_failure: OnFailure,
     records: Records,
     summary_mode: Option<SummaryMode>,
-    band_step_day: f64,
+    band_times_day: Option<Vec<f64>>,
     targets: Vec<Target>,
     stiff_retry: bool,
 }
@@ -153,7 +153,7 @@ impl<M: Model<N> + Clone, const N: usize> Cohort<M, N> {
             on_failure: OnFailure::Stop,
             records: Records::Keep,
             summary_mode: None,
-            band_step_day: 1.0,
+            band_times_day: None,
             targets: Vec::new(),
             stiff_retry: true,
         }
@@ -219,9 +219,10 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
         self.summary_mode = Some(m);
         self
     }
-    /// Spacing of percentile bands over time, day (default 1).
-    pub fn band_step_day(mut self, d: f64) -> Self {
-        self.band_step_day = d;
+    /// Times of the percentile bands, day (strictly increasing, within the horizon). Default:
+    /// [`default_band_times`] of the regimen's horizon.
+    pub fn band_times_day(mut self, times: Vec<f64>) -> Self {
+        self.band_times_day = Some(times);
         self
     }
     /// Adds a target whose attainment probability is reported.
@@ -250,10 +251,24 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             }
             .into());
         }
-        if !(self.band_step_day.is_finite() && self.band_step_day > 0.0) {
+        let band_times_day = match self.band_times_day {
+            Some(t) => t,
+            None => default_band_times(self.regimen.start_day(), self.regimen.end_day()),
+        };
+        let (h0, h1) = (self.regimen.start_day(), self.regimen.end_day());
+        if band_times_day.is_empty()
+            || band_times_day
+                .windows(2)
+                .any(|w| w[0] >= w[1] || w[1].is_nan())
+            || band_times_day
+                .iter()
+                .any(|t| !(t.is_finite() && *t >= h0 && *t <= h1))
+        {
             return Err(SpecError::Invalid {
-                field: "band_step_day".into(),
-                reason: format!("must be finite and > 0, got {}", self.band_step_day),
+                field: "band_times_day".into(),
+                reason: format!(
+                    "must be non-empty, finite, strictly increasing and within [{h0}, {h1}] day"
+                ),
             }
             .into());
         }
@@ -319,12 +334,38 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             summary_mode: self
                 .summary_mode
                 .unwrap_or_else(|| SummaryMode::auto(self.n_patients)),
-            band_step_day: self.band_step_day,
+            band_times_day,
             targets,
             stiff_retry: self.stiff_retry,
             block_size: 4096,
         })
     }
+}
+
+/// Default band times: daily from the horizon start to day 28 (expansion, depletion, CRS),
+/// every 2 days to day 90, then weekly to the horizon end (reconstitution), plus the end.
+/// Bands are for reading and plotting cohort courses; each band time costs one accumulator
+/// update per output and patient, so the grid thins where courses change slowly.
+pub fn default_band_times(start_day: f64, end_day: f64) -> Vec<f64> {
+    let mut t = Vec::new();
+    let mut d = start_day.ceil();
+    while d <= end_day + 1e-9 {
+        t.push(d);
+        d += if d < 28.0 {
+            1.0
+        } else if d < 90.0 {
+            2.0
+        } else {
+            7.0
+        };
+    }
+    if t.last().is_none_or(|&l| l < end_day) {
+        t.push(end_day);
+    }
+    if t.first().is_none_or(|&f| f > start_day) {
+        t.insert(0, start_day);
+    }
+    t
 }
 
 /// Per-thread scratch reused across patients.
@@ -450,9 +491,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     }
 
     fn band_times(&self) -> Vec<f64> {
-        let (a, b) = (self.regimen.start_day(), self.regimen.end_day());
-        let n = ((b - a) / self.band_step_day + 1e-9).floor() as usize + 1;
-        (0..n).map(|i| a + i as f64 * self.band_step_day).collect()
+        self.band_times_day.clone()
     }
 
     fn empty_summary(&self) -> SummaryAccumulator {
@@ -537,7 +576,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         let (stats, solver) = match first {
             Ok(st) => (st, SolverUsed::Dopri5),
             Err(e @ (SolveError::Stiff { .. } | SolveError::MaxSteps { .. }))
-                if self.stiff_retry && self.solver.method == Method::Dopri5 =>
+                if self.stiff_retry && self.solver.method != Method::Rosenbrock23 =>
             {
                 let opts = SolverOptions {
                     method: Method::Rosenbrock23,
@@ -700,6 +739,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             }
             start = end;
         }
+        acc.summary.flush();
         acc.records.sort_by_key(|r| r.id);
         acc.failures.sort_by_key(|f| f.id);
         let stiff_retries = acc

@@ -19,6 +19,7 @@
 //! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
 //! silently wrong for right-hand sides that depend on t (infusions).
 
+mod dopri5;
 mod rosenbrock;
 mod trajectory;
 
@@ -59,9 +60,14 @@ pub struct SolverOptions {
 /// Integration method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
-    /// ode_solvers' explicit Dormand–Prince 5(4) (default; the reference path).
+    /// The crate's allocation-free explicit Dormand–Prince 5(4) (default): same tableau,
+    /// controller and stiffness test as ode_solvers' `Dopri5`, without its per-step result
+    /// buffers.
     #[default]
     Dopri5,
+    /// ode_solvers' explicit Dormand–Prince 5(4): the reference path the default is tested
+    /// against.
+    OdeSolversDopri5,
     /// The crate's linearly implicit Rosenbrock 2(3) method (Shampine & Reichelt 1997, MATLAB
     /// `ode23s`): L-stable, for stiff patients. Jacobian by finite differences.
     Rosenbrock23,
@@ -259,6 +265,9 @@ where
         };
         let (y_end, st) = match options.method {
             Method::Dopri5 => {
+                dopri5::segment(model, patient, segment, filler, y, dy0, options, remaining)?
+            }
+            Method::OdeSolversDopri5 => {
                 dopri5_segment(model, patient, segment, filler, y, options, remaining)?
             }
             Method::Rosenbrock23 => {

@@ -205,7 +205,14 @@ pub struct SummaryAccumulator {
     target_hits: Vec<u64>,
     target_index: Vec<usize>,
     targets: Vec<Target>,
+    /// Band values of patients not yet added to the sketches, patient-major: adding a batch
+    /// sketch by sketch keeps each sketch in cache (thousands of sketches per summary).
+    #[serde(default)]
+    pending: Vec<f64>,
 }
+
+/// Patients buffered before their band values are added to the sketches.
+const BAND_BATCH: usize = 32;
 
 impl SummaryAccumulator {
     /// Empty summary for `n_endpoints` endpoints, `n_outputs` outputs on `band_times_day`, and
@@ -235,7 +242,24 @@ impl SummaryAccumulator {
             target_hits: vec![0; targets.len()],
             target_index: targets.iter().map(|t| t.0).collect(),
             targets: targets.into_iter().map(|t| t.1).collect(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Adds buffered band values to the sketches.
+    pub fn flush(&mut self) {
+        let nb = self.bands.len();
+        if nb == 0 || self.pending.is_empty() {
+            self.pending.clear();
+            return;
+        }
+        let np = self.pending.len() / nb;
+        for (j, sk) in self.bands.iter_mut().enumerate() {
+            for p in 0..np {
+                sk.add(self.pending[p * nb + j]);
+            }
+        }
+        self.pending.clear();
     }
 
     /// Band times, day.
@@ -261,11 +285,16 @@ impl SummaryAccumulator {
                 *h += 1;
             }
         }
-        let nt = self.band_times_day.len();
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(BAND_BATCH * self.bands.len());
+        }
         for k in 0..self.n_outputs {
-            for (i, &t) in self.band_times_day.iter().enumerate() {
-                self.bands[k * nt + i].add(output_at(k, t));
+            for &t in &self.band_times_day {
+                self.pending.push(output_at(k, t));
             }
+        }
+        if self.pending.len() >= BAND_BATCH * self.bands.len() {
+            self.flush();
         }
     }
 
@@ -293,6 +322,12 @@ impl SummaryAccumulator {
         }
         for (a, b) in self.bands.iter_mut().zip(&o.bands) {
             a.merge(b)?;
+        }
+        let nb = self.bands.len();
+        if nb > 0 {
+            for (i, &v) in o.pending.iter().enumerate() {
+                self.bands[i % nb].add(v);
+            }
         }
         for (a, b) in self.target_hits.iter_mut().zip(&o.target_hits) {
             *a += b;
@@ -335,12 +370,26 @@ impl SummaryAccumulator {
     /// Percentile bands of output `k`: one `[p05, p25, p50, p75, p95]` per band time.
     pub fn bands(&self, k: usize) -> Vec<[f64; 5]> {
         let nt = self.band_times_day.len();
+        let nb = self.bands.len();
         (0..nt)
             .map(|i| {
+                let j = k * nt + i;
                 let q = self
                     .bands
-                    .get(k * nt + i)
-                    .map(|s| s.quantiles(&QUANTILES))
+                    .get(j)
+                    .map(|s| {
+                        if self.pending.is_empty() {
+                            s.quantiles(&QUANTILES)
+                        } else {
+                            let mut s = s.clone();
+                            self.pending
+                                .iter()
+                                .skip(j)
+                                .step_by(nb)
+                                .for_each(|&v| s.add(v));
+                            s.quantiles(&QUANTILES)
+                        }
+                    })
                     .unwrap_or_else(|| vec![f64::NAN; 5]);
                 [q[0], q[1], q[2], q[3], q[4]]
             })

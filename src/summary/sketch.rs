@@ -1,10 +1,13 @@
 //! Mergeable quantile accumulators: exact (all values kept) or streaming (bounded memory).
 //!
 //! The streaming sketch is a log-bucket histogram with relative accuracy α (DDSketch, Masson et
-//! al., VLDB 2019): bucket `i` holds values in `(γ^(i−1), γ^i]`, `γ = (1 + α)/(1 − α)`, and is
-//! represented by `2γ^i/(γ + 1)`, which is within a relative α of every value in it. Counts are
-//! integers, so merging is exact, associative and commutative: any split of the same patients
-//! merges to the same bits. Memory is bounded by the value range, not by the number of values.
+//! al., VLDB 2019) using DDSketch's *linearly interpolated* logarithm: for `x = 2^e·m`,
+//! `m ∈ [1, 2)`, `L(x) = e + (m − 1)` (read off the float's bits, no `ln`), and bucket `i` holds
+//! the values with `⌊c·L(x)⌋ = i`, `c = 1/ln γ`, `γ = (1 + α)/(1 − α)`. Since `dL/d ln x = m ≥ 1`,
+//! every bucket spans at most a factor γ, so its representative `2·lo·hi/(lo + hi)` is within a
+//! relative α of every value in it. Counts are integers, so merging is exact, associative and
+//! commutative: any split of the same patients merges to the same bits. Memory is bounded by the
+//! value range, not by the number of values.
 //!
 //! **Documented error**: a streaming quantile equals the order statistic at rank
 //! `round(q·(n − 1))` to within a relative error α (values with magnitude below
@@ -40,24 +43,40 @@ struct Store {
 }
 
 impl Store {
+    /// Spare buckets added on each side when the store grows, so that growth is rare.
+    const SLACK: i32 = 64;
+
+    #[inline]
     fn add(&mut self, i: i32, c: u64) {
+        let k = i.wrapping_sub(self.offset);
+        if k >= 0 && (k as usize) < self.counts.len() {
+            self.counts[k as usize] += c;
+            return;
+        }
+        self.grow_to(i);
+        let k = (i - self.offset) as usize;
+        self.counts[k] += c;
+    }
+
+    #[cold]
+    fn grow_to(&mut self, i: i32) {
         if self.counts.is_empty() {
-            self.offset = i;
-            self.counts.push(c);
+            self.offset = i - Self::SLACK;
+            self.counts = vec![0; 2 * Self::SLACK as usize + 1];
             return;
         }
         if i < self.offset {
-            let grow = (self.offset - i) as usize;
-            let mut v = vec![0u64; grow];
-            v.extend_from_slice(&self.counts);
+            let new_offset = i - Self::SLACK.max(self.counts.len() as i32 / 2);
+            let grow = (self.offset - new_offset) as usize;
+            let mut v = vec![0u64; grow + self.counts.len()];
+            v[grow..].copy_from_slice(&self.counts);
             self.counts = v;
-            self.offset = i;
+            self.offset = new_offset;
+        } else {
+            let k = (i - self.offset) as usize;
+            let extra = (Self::SLACK as usize).max(self.counts.len() / 2);
+            self.counts.resize(k + 1 + extra, 0);
         }
-        let k = (i - self.offset) as usize;
-        if k >= self.counts.len() {
-            self.counts.resize(k + 1, 0);
-        }
-        self.counts[k] += c;
     }
 
     fn merge(&mut self, o: &Store) {
@@ -85,14 +104,34 @@ impl LogSketch {
         }
     }
 
+    /// `L(x) = e + (m − 1)` for `x = 2^e·m` (x positive, normal).
     #[inline]
-    fn index(&self, x: f64) -> i32 {
-        (x.ln() / self.ln_gamma).ceil() as i32
+    fn log2_linear(x: f64) -> f64 {
+        let bits = x.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+        let frac = (bits & ((1u64 << 52) - 1)) as f64 * (1.0 / (1u64 << 52) as f64);
+        e as f64 + frac
     }
 
+    /// Inverse of [`LogSketch::log2_linear`].
+    fn exp2_linear(v: f64) -> f64 {
+        let e = v.floor();
+        libm::ldexp(1.0 + (v - e), e as i32)
+    }
+
+    #[inline]
+    fn index(&self, x: f64) -> i32 {
+        // floor without a libm call (x86-64 baseline has no SSE4.1 rounding instruction).
+        let v = Self::log2_linear(x) / self.ln_gamma;
+        let t = v as i32;
+        if (t as f64) > v { t - 1 } else { t }
+    }
+
+    /// Representative of bucket `i`: the harmonic midpoint of its bounds.
     fn value(&self, i: i32) -> f64 {
-        let gamma = self.ln_gamma.exp();
-        2.0 * (i as f64 * self.ln_gamma).exp() / (gamma + 1.0)
+        let lo = Self::exp2_linear(i as f64 * self.ln_gamma);
+        let hi = Self::exp2_linear((i + 1) as f64 * self.ln_gamma);
+        2.0 * lo * hi / (lo + hi)
     }
 
     fn add(&mut self, x: f64) {

@@ -1,0 +1,33 @@
+//! Where does a cohort's time go? Runs N patients on one thread (for profilers).
+//!
+//! ```text
+//! cargo run --release --example profile_cohort -- 2000
+//! perf record -g target/release/examples/profile_cohort 2000
+//! ```
+
+use cartsim::cohort::{Cohort, Records};
+use cartsim::prelude::*;
+use cartsim::summary::SummaryMode;
+
+fn main() -> Result<(), cartsim::Error> {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let c = Cohort::builder(SleModel::default())
+        .patients(n)
+        .seed(2024)
+        .records(Records::Discard)
+        .summary_mode(SummaryMode::Streaming { alpha: 0.005 })
+        .build()?;
+    let t = std::time::Instant::now();
+    let r = c.run_sequential()?;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{n} patients in {s:.3} s: {:.1} µs/patient, {:.0} patients/s ({} failed)",
+        1e6 * s / n as f64,
+        n as f64 / s,
+        r.summary.failed
+    );
+    Ok(())
+}
