@@ -346,10 +346,13 @@ impl<const N: usize> GridFiller<'_, N> {
             let s2 = s * s;
             let s3 = s2 * s;
             let h00 = 2.0 * s3 - 3.0 * s2 + 1.0;
-            let h10 = s3 - 2.0 * s2 + s;
+            let h10 = (s3 - 2.0 * s2 + s) * h;
             let h01 = -2.0 * s3 + 3.0 * s2;
-            let h11 = s3 - s2;
-            let yi = self.prev_y * h00 + self.prev_dy * (h10 * h) + y * h01 + dy * (h11 * h);
+            let h11 = (s3 - s2) * h;
+            let mut yi = SVector::<f64, N>::zeros();
+            for i in 0..N {
+                yi[i] = self.prev_y[i] * h00 + self.prev_dy[i] * h10 + y[i] * h01 + dy[i] * h11;
+            }
             model.observe(patient, to, &yi, self.row);
             self.trajectory.set_row(*self.next_out, self.row);
             *self.next_out += 1;

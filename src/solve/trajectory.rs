@@ -19,7 +19,7 @@ impl Trajectory {
         self.step_day = step_day;
         self.n_times = n;
         self.n_outputs = n_outputs;
-        self.values.clear();
+        // Every grid point is written by a successful solve: only resize, do not refill.
         self.values.resize(n * n_outputs, f64::NAN);
     }
 
@@ -65,6 +65,22 @@ impl Trajectory {
     pub fn output_mut(&mut self, k: usize) -> &mut [f64] {
         let n = self.n_times;
         self.values.get_mut(k * n..(k + 1) * n).unwrap_or(&mut [])
+    }
+
+    /// Output `src` (read) and output `dst` (written) at once; `dst` must differ from `src`
+    /// (if not, or out of range, both slices are empty).
+    pub fn output_pair_mut(&mut self, src: usize, dst: usize) -> (&[f64], &mut [f64]) {
+        let n = self.n_times;
+        if src == dst || src >= self.n_outputs || dst >= self.n_outputs {
+            return (&[], &mut []);
+        }
+        if src < dst {
+            let (a, b) = self.values.split_at_mut(dst * n);
+            (&a[src * n..(src + 1) * n], &mut b[..n])
+        } else {
+            let (a, b) = self.values.split_at_mut(src * n);
+            (&b[..n], &mut a[dst * n..(dst + 1) * n])
+        }
     }
 
     /// Value of output `k` at grid point `i` (NaN if out of range).

@@ -510,7 +510,7 @@ impl Default for SleDefinitions {
 /// ```
 /// use cartsim::prelude::*;
 /// let model = SleModel::default();
-/// assert_eq!(model.states().len(), 15);
+/// assert_eq!(model.states().len(), 14);
 /// assert!(model.parameters().iter().all(|p| !p.source.note().is_empty()));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -566,6 +566,14 @@ impl Power {
     #[inline]
     fn pow(self, x: f64) -> f64 {
         match self {
+            // `powi` is a libcall (__powidf2) on x86-64: spell the common cases out.
+            Power::Int(1) => x,
+            Power::Int(2) => x * x,
+            Power::Int(3) => x * x * x,
+            Power::Int(4) => {
+                let x2 = x * x;
+                x2 * x2
+            }
             Power::Int(n) => x.powi(n),
             Power::Real(n) => x.powf(n),
         }
@@ -900,10 +908,10 @@ impl Model<SLE_STATES> for SleModel {
             .iter()
             .filter_map(|&d| (0..tr.len()).find(|&i| tr.time(i) >= d - 1e-9))
             .collect();
-        let q = tr.output(out::IL6_PRODUCTION).to_vec();
-        let il = exponential_filter(&q, &jumps, k, dt);
-        for (o, v) in tr.output_mut(out::IL6).iter_mut().zip(il) {
-            *o = il0 + v;
+        let (q, il) = tr.output_pair_mut(out::IL6_PRODUCTION, out::IL6);
+        exponential_filter(q, &jumps, k, dt, il);
+        for v in il.iter_mut() {
+            *v += il0;
         }
     }
 
@@ -963,11 +971,11 @@ impl Model<SLE_STATES> for SleModel {
 /// next to the grid indices in `jumps`, where `q` is discontinuous: the value at a jump index is
 /// the post-jump value, and the interval ending there integrates the pre-jump side as zero
 /// production).
-fn exponential_filter(q: &[f64], jumps: &[usize], k: f64, dt: f64) -> Vec<f64> {
-    let n = q.len();
-    let mut v = vec![0.0; n];
+fn exponential_filter(q: &[f64], jumps: &[usize], k: f64, dt: f64, v: &mut [f64]) {
+    let n = q.len().min(v.len());
+    v.iter_mut().for_each(|x| *x = 0.0);
     if n < 2 {
-        return v;
+        return;
     }
     // Weights W_j = dt ∫₀¹ exp(−k·dt·(1 − x)) L_j(x) dx for cubic Lagrange bases on nodes
     // `nodes` (relative to the interval start), by 8-point Gauss–Legendre.
@@ -1045,7 +1053,6 @@ fn exponential_filter(q: &[f64], jumps: &[usize], k: f64, dt: f64) -> Vec<f64> {
         };
         v[i + 1] = decay * v[i] + integral;
     }
-    v
 }
 
 #[cfg(test)]
@@ -1064,7 +1071,8 @@ mod tests {
         for (dt, tol) in [(0.25, 2e-5), (0.05, 5e-8)] {
             let n = (20.0 / dt) as usize + 1;
             let q: Vec<f64> = (0..n).map(|i| 1.0 + (i as f64 * dt).sin()).collect();
-            let v = exponential_filter(&q, &[], k, dt);
+            let mut v = vec![0.0; n];
+            exponential_filter(&q, &[], k, dt, &mut v);
             for (i, vi) in v.iter().enumerate() {
                 let e = exact(i as f64 * dt, k);
                 assert!(
@@ -1081,7 +1089,8 @@ mod tests {
         // q = 0 before t = 1, then 2: v = (2/k)(1 − e^{−k(t−1)}) after.
         let (k, dt) = (4.0, 0.25);
         let q: Vec<f64> = (0..41).map(|i| if i >= 4 { 2.0 } else { 0.0 }).collect();
-        let v = exponential_filter(&q, &[4], k, dt);
+        let mut v = vec![0.0; q.len()];
+        exponential_filter(&q, &[4], k, dt, &mut v);
         for (i, vi) in v.iter().enumerate() {
             let t = i as f64 * dt;
             let e = if t <= 1.0 {
