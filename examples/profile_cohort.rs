@@ -1,7 +1,7 @@
 //! Where does a cohort's time go? Runs N patients on one thread (for profilers).
 //!
 //! ```text
-//! cargo run --release --example profile_cohort -- 2000
+//! cargo run --release --example profile_cohort -- 2000 [dopri5|ode_solvers]
 //! perf record -g target/release/examples/profile_cohort 2000
 //! ```
 
@@ -14,7 +14,15 @@ fn main() -> Result<(), cartsim::Error> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
+    let method = match std::env::args().nth(2).as_deref() {
+        Some("ode_solvers") => cartsim::solve::Method::OdeSolversDopri5,
+        _ => cartsim::solve::Method::Dopri5,
+    };
     let c = Cohort::builder(SleModel::default())
+        .solver(SolverOptions {
+            method,
+            ..SolverOptions::default()
+        })
         .patients(n)
         .seed(2024)
         .records(Records::Discard)

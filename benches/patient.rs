@@ -1,0 +1,71 @@
+//! One patient: solver cost per built-in model, and the right-hand side alone (the floor).
+//!
+//! Benchmark IDs:
+//! - `patient/sle/{method}`: the typical SLE patient, Mackensen 2022 regimen, day −6 to 365,
+//!   all endpoints, at the default tolerance, with the crate's Dopri5 (`dopri5`) and the
+//!   ode_solvers reference (`ode_solvers`);
+//! - `patient/stein`: the Stein 2019 model, day −1 to 120;
+//! - `rhs/sle`: one evaluation of the SLE right-hand side on a mid-expansion state.
+//!
+//! `cargo bench --bench patient` (add `-- --quick` for a short run).
+
+use std::hint::black_box;
+
+use cartsim::model::{Model, Segment, SleModel, SteinModel};
+use cartsim::prelude::*;
+use cartsim::solve::Method;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn patient(c: &mut Criterion) {
+    let model = SleModel::default();
+    let params = model.default_params();
+    let cov = Covariates::typical();
+    let regimen = Regimen::mackensen_2022();
+    let mut g = c.benchmark_group("patient");
+    for (id, method) in [("dopri5", Method::Dopri5), ("ode_solvers", Method::OdeSolversDopri5)] {
+        let opts = SolverOptions {
+            method,
+            ..SolverOptions::default()
+        };
+        g.bench_function(format!("sle/{id}"), |b| {
+            b.iter(|| simulate(&model, black_box(&params), &cov, &regimen, &opts))
+        });
+    }
+    let stein = SteinModel;
+    let sp = stein.default_params();
+    let sr = Regimen::builder()
+        .horizon(-1.0, 120.0)
+        .car_t(Amount::Cells(1e8), 0.0)
+        .build()
+        .expect("regimen");
+    g.bench_function("stein", |b| {
+        b.iter(|| simulate(&stein, black_box(&sp), &cov, &sr, &SolverOptions::default()))
+    });
+    g.finish();
+
+    let mut doses = Vec::new();
+    regimen
+        .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
+        .expect("resolve");
+    let pt = model.prepare(&params, &cov, &doses).expect("prepare");
+    let mut y = model.initial_state(&pt, -6.0);
+    y[0] = 100.0;
+    y[1] = 20.0;
+    y[2] = 3.0;
+    let rates = [0.0; 3];
+    let seg = Segment {
+        start_day: 5.0,
+        end_day: 10.0,
+        infusion_rates: &rates,
+    };
+    let mut dy = y;
+    c.bench_function("rhs/sle", |b| {
+        b.iter(|| {
+            model.rhs(&pt, black_box(7.3), black_box(&y), &seg, &mut dy);
+            black_box(&dy);
+        })
+    });
+}
+
+criterion_group!(benches, patient);
+criterion_main!(benches);
