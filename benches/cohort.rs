@@ -47,7 +47,9 @@ fn full(c: &mut Criterion) {
         ("exact", SummaryMode::Exact),
     ] {
         let co = cohort(1000, mode);
-        g.bench_function(BenchmarkId::new(id, 1000), |b| b.iter(|| co.run().expect("run")));
+        g.bench_function(BenchmarkId::new(id, 1000), |b| {
+            b.iter(|| co.run().expect("run"))
+        });
     }
     g.finish();
 }
@@ -57,7 +59,9 @@ fn ci(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(200));
     let co = cohort(200, SummaryMode::Streaming { alpha: 0.005 });
-    g.bench_function(BenchmarkId::new("par", 200), |b| b.iter(|| co.run().expect("run")));
+    g.bench_function(BenchmarkId::new("par", 200), |b| {
+        b.iter(|| co.run().expect("run"))
+    });
     g.finish();
 }
 

@@ -22,7 +22,10 @@ fn patient(c: &mut Criterion) {
     let cov = Covariates::typical();
     let regimen = Regimen::mackensen_2022();
     let mut g = c.benchmark_group("patient");
-    for (id, method) in [("dopri5", Method::Dopri5), ("ode_solvers", Method::OdeSolversDopri5)] {
+    for (id, method) in [
+        ("dopri5", Method::Dopri5),
+        ("ode_solvers", Method::OdeSolversDopri5),
+    ] {
         let opts = SolverOptions {
             method,
             ..SolverOptions::default()

@@ -140,7 +140,10 @@ fn main() {
     // allocation per step; the 2-year course takes more steps).
     let allocs_per_patient = {
         let c = cohort(64, Regimen::mackensen_2022(), opts);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
         pool.install(|| c.run().expect("run"));
         let before = ALLOCS.load(Ordering::Relaxed);
         let res = pool.install(|| c.run().expect("run"));

@@ -180,6 +180,14 @@ pub enum RegimenError {
         /// What is wrong.
         reason: String,
     },
+    /// A renal dose adjustment with invalid values.
+    #[error("renal adjustment of `{input}`: {reason}")]
+    BadRenalAdjustment {
+        /// Dose input.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A regimen without any dose or field that is required.
     #[error("regimen is missing `{field}`")]
     Missing {

@@ -141,12 +141,78 @@ impl ResolvedDose {
     }
 }
 
+/// A renal dose adjustment of one input (applied when the regimen is resolved for a patient).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RenalAdjustment {
+    /// Multiply the dose by `factor` when eGFR is below `egfr_below_ml_per_min` (the fludarabine
+    /// label's rule: −20% for creatinine clearance 30–70 mL/min).
+    Step {
+        /// eGFR threshold, mL/min.
+        egfr_below_ml_per_min: f64,
+        /// Dose factor in (0, 1].
+        factor: f64,
+    },
+    /// Scale the dose by `eGFR / reference_egfr_ml_per_min`, capped at 1 and floored at
+    /// `min_factor` (keeps renally cleared exposure near the reference patient's).
+    Proportional {
+        /// Reference eGFR, mL/min.
+        reference_egfr_ml_per_min: f64,
+        /// Smallest factor in (0, 1].
+        min_factor: f64,
+    },
+}
+
+impl RenalAdjustment {
+    /// The dose factor for a patient's eGFR (mL/min).
+    pub fn factor(&self, egfr_ml_per_min: f64) -> f64 {
+        match *self {
+            RenalAdjustment::Step {
+                egfr_below_ml_per_min,
+                factor,
+            } => {
+                if egfr_ml_per_min < egfr_below_ml_per_min {
+                    factor
+                } else {
+                    1.0
+                }
+            }
+            RenalAdjustment::Proportional {
+                reference_egfr_ml_per_min,
+                min_factor,
+            } => (egfr_ml_per_min / reference_egfr_ml_per_min).clamp(min_factor, 1.0),
+        }
+    }
+
+    fn check(&self, input: &str) -> Result<(), RegimenError> {
+        let (a, b) = match *self {
+            RenalAdjustment::Step {
+                egfr_below_ml_per_min,
+                factor,
+            } => (egfr_below_ml_per_min, factor),
+            RenalAdjustment::Proportional {
+                reference_egfr_ml_per_min,
+                min_factor,
+            } => (reference_egfr_ml_per_min, min_factor),
+        };
+        if !(a.is_finite() && a > 0.0 && b.is_finite() && b > 0.0 && b <= 1.0) {
+            return Err(RegimenError::BadRenalAdjustment {
+                input: input.to_string(),
+                reason: format!(
+                    "eGFR must be finite and > 0 and the factor in (0, 1], got {a} and {b}"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A validated dosing regimen with its simulation horizon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regimen {
     doses: Vec<Dose>,
     start_day: f64,
     end_day: f64,
+    renal: Vec<(String, RenalAdjustment)>,
 }
 
 impl Regimen {
@@ -156,6 +222,7 @@ impl Regimen {
             doses: Vec::new(),
             start_day: -6.0,
             end_day: 365.0,
+            renal: Vec::new(),
         }
     }
 
@@ -205,6 +272,7 @@ impl Regimen {
             doses,
             start_day: -6.0,
             end_day: 365.0,
+            renal: Vec::new(),
         }
     }
 
@@ -232,7 +300,31 @@ impl Regimen {
         for d in &self.doses {
             b = b.dose(d.clone());
         }
+        for (input, adj) in &self.renal {
+            b = b.renal_adjustment(input, *adj);
+        }
         b.build()
+    }
+
+    /// A copy with a renal dose adjustment of `input` (e.g. fludarabine by eGFR).
+    ///
+    /// # Errors
+    /// As [`RegimenBuilder::build`].
+    pub fn with_renal_adjustment(
+        &self,
+        input: &str,
+        adjustment: RenalAdjustment,
+    ) -> Result<Self, RegimenError> {
+        let mut r = self.clone();
+        adjustment.check(input)?;
+        r.renal.retain(|(i, _)| i != input);
+        r.renal.push((input.to_string(), adjustment));
+        Ok(r)
+    }
+
+    /// Renal dose adjustments, by input.
+    pub fn renal_adjustments(&self) -> &[(String, RenalAdjustment)] {
+        &self.renal
     }
 
     /// Checks that every dose names an input of `inputs` with a fitting unit.
@@ -240,6 +332,15 @@ impl Regimen {
     /// # Errors
     /// [`RegimenError::UnknownInput`] or [`RegimenError::WrongUnit`].
     pub fn check_inputs(&self, model: &str, inputs: &[InputInfo]) -> Result<(), RegimenError> {
+        for (input, _) in &self.renal {
+            if !inputs.iter().any(|i| i.name == input) {
+                return Err(RegimenError::UnknownInput {
+                    input: input.clone(),
+                    model: model.to_string(),
+                    known: inputs.iter().map(|i| i.name).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
         for (index, d) in self.doses.iter().enumerate() {
             let info = inputs.iter().find(|i| i.name == d.input).ok_or_else(|| {
                 RegimenError::UnknownInput {
@@ -278,10 +379,15 @@ impl Regimen {
         out.clear();
         for d in &self.doses {
             let input = inputs.iter().position(|i| i.name == d.input).unwrap_or(0);
+            let renal = self
+                .renal
+                .iter()
+                .find(|(i, _)| *i == d.input)
+                .map_or(1.0, |(_, adj)| adj.factor(covariates.egfr_ml_per_min));
             out.push(ResolvedDose {
                 input,
                 time_day: d.time_day,
-                amount: d.amount.absolute(covariates),
+                amount: d.amount.absolute(covariates) * renal,
                 duration_day: match d.administration {
                     Administration::Bolus => None,
                     Administration::Infusion { duration_day } => Some(duration_day),
@@ -299,6 +405,7 @@ pub struct RegimenBuilder {
     doses: Vec<Dose>,
     start_day: f64,
     end_day: f64,
+    renal: Vec<(String, RenalAdjustment)>,
 }
 
 impl RegimenBuilder {
@@ -306,6 +413,14 @@ impl RegimenBuilder {
     pub fn horizon(mut self, start_day: f64, end_day: f64) -> Self {
         self.start_day = start_day;
         self.end_day = end_day;
+        self
+    }
+
+    /// Adjusts every dose of `input` for renal function (replaces an earlier adjustment of the
+    /// same input).
+    pub fn renal_adjustment(mut self, input: &str, adjustment: RenalAdjustment) -> Self {
+        self.renal.retain(|(i, _)| i != input);
+        self.renal.push((input.to_string(), adjustment));
         self
     }
 
@@ -421,12 +536,16 @@ impl RegimenBuilder {
                 });
             }
         }
+        for (input, adj) in &self.renal {
+            adj.check(input)?;
+        }
         let mut doses = self.doses;
         doses.sort_by(|a, b| a.time_day.total_cmp(&b.time_day));
         Ok(Regimen {
             doses,
             start_day,
             end_day,
+            renal: self.renal,
         })
     }
 }
@@ -559,6 +678,52 @@ mod tests {
             r.check_inputs("sle", inputs),
             Err(RegimenError::WrongUnit { .. })
         ));
+    }
+
+    #[test]
+    fn renal_adjustment_scales_fludarabine_only() {
+        let inputs = crate::model::sle::INPUTS;
+        let r = Regimen::mackensen_2022()
+            .with_renal_adjustment(
+                "fludarabine",
+                RenalAdjustment::Step {
+                    egfr_below_ml_per_min: 70.0,
+                    factor: 0.8,
+                },
+            )
+            .unwrap();
+        let mut low = Vec::new();
+        let mut normal = Vec::new();
+        let c = Covariates::typical();
+        r.resolve_into(
+            "sle",
+            inputs,
+            &Covariates {
+                egfr_ml_per_min: 50.0,
+                ..c
+            },
+            &mut low,
+        )
+        .unwrap();
+        r.resolve_into("sle", inputs, &c, &mut normal).unwrap();
+        assert!((low[0].amount / normal[0].amount - 0.8).abs() < 1e-12);
+        assert_eq!(low[3].amount, normal[3].amount); // cyclophosphamide unchanged
+        assert_eq!(low[4].amount, normal[4].amount); // CAR-T unchanged
+        let p = RenalAdjustment::Proportional {
+            reference_egfr_ml_per_min: 90.0,
+            min_factor: 0.5,
+        };
+        assert_eq!(p.factor(45.0), 0.5);
+        assert!((p.factor(60.0) - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(p.factor(120.0), 1.0);
+        let bad = Regimen::mackensen_2022().with_renal_adjustment(
+            "fludarabine",
+            RenalAdjustment::Step {
+                egfr_below_ml_per_min: 70.0,
+                factor: 1.5,
+            },
+        );
+        assert!(matches!(bad, Err(RegimenError::BadRenalAdjustment { .. })));
     }
 
     #[test]
