@@ -1,8 +1,15 @@
-//! Files: JSON summaries, tidy CSV tables, percentile bands.
+//! Files: JSON summaries, tidy CSV tables, percentile bands, NONMEM-style datasets
+//! ([`nonmem`]), scenario files ([`scenario`]) and, with the `plot` feature, figures
+//! ([`crate::plot`]).
+//!
+//! [`write_cohort_outputs`] writes everything the cohort example writes.
 //!
 //! Every writer writes to a temporary file next to the target and renames it into place, so a
 //! failed run never leaves a half-written file. Floats are written in Rust's shortest
 //! round-trip form, so equal results give byte-identical files.
+
+pub mod nonmem;
+pub mod scenario;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
