@@ -11,6 +11,8 @@ pub mod cohort;
 pub mod error;
 pub mod io;
 pub mod model;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod regimen;
 pub mod simulate;
 pub mod solve;
