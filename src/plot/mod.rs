@@ -337,13 +337,15 @@ fn tick(v: &f64) -> String {
     let a = v.abs();
     if *v == 0.0 {
         "0".into()
-    } else if !(1e-2..1e5).contains(&a) {
+    } else if !(1e-2..1e4).contains(&a) {
         let s = format!("{v:e}");
         s.replace("e0", "")
     } else if a >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
-        let s = format!("{v:.2}");
+        // Three significant digits.
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.decimals$}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
@@ -598,14 +600,33 @@ where
         .map(|p| p.b_reappearance_median_day)
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
+    // Fractions on [0, 1], or zoomed in when every value is small (rare adverse events).
+    let frac_max = |f: fn(&DoseResponsePoint) -> f64| {
+        let m = points
+            .iter()
+            .map(|p| f(p))
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        if m >= 0.4 {
+            1.0
+        } else {
+            ((m * 1.25 / 0.05).ceil() * 0.05).max(0.05)
+        }
+    };
     type Metric = fn(&DoseResponsePoint) -> f64;
     let metrics: [(&str, &str, f64, Metric); 3] = [
-        ("Remission at month 3", "fraction of patients", 1.0, |p| {
-            p.remission_month3
-        }),
-        ("CRS grade ≥ 2", "fraction of patients", 1.0, |p| {
-            p.crs_ge2
-        }),
+        (
+            "Remission at month 3",
+            "fraction of patients",
+            frac_max(|p| p.remission_month3),
+            |p| p.remission_month3,
+        ),
+        (
+            "CRS grade ≥ 2",
+            "fraction of patients",
+            frac_max(|p| p.crs_ge2),
+            |p| p.crs_ge2,
+        ),
         (
             "B-cell reappearance",
             "median day after infusion",
@@ -627,6 +648,7 @@ where
             .x_desc(txt(&format!("CAR-T dose ({unit})")))
             .y_desc(ylab)
             .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .axis_desc_style(("sans-serif", 16))
             .label_style(("sans-serif", 14))
             .light_line_style(WHITE.mix(0.0))
@@ -670,8 +692,11 @@ mod tests {
     fn ticks_are_short() {
         assert_eq!(tick(&0.01), "0.01");
         assert_eq!(tick(&1000.0), "1000");
+        assert_eq!(tick(&10000.0), "1e4");
         assert_eq!(tick(&1e6), "1e6");
         assert_eq!(tick(&0.001), "1e-3");
         assert_eq!(tick(&2.5), "2.5");
+        assert_eq!(tick(&0.045), "0.045");
+        assert_eq!(tick(&0.01), "0.01");
     }
 }
