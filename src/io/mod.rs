@@ -1,6 +1,6 @@
 //! Files: JSON summaries, tidy CSV tables, percentile bands, NONMEM-style datasets
 //! ([`nonmem`]), scenario files ([`scenario`]) and, with the `plot` feature, figures
-//! ([`crate::plot`]).
+//! (`cartsim::plot`).
 //!
 //! [`write_cohort_outputs`] writes everything the cohort example writes.
 //!
@@ -256,7 +256,7 @@ pub const COHORT_OUTPUTS: &[&str] = &[
 /// - `patients.csv`: one row per patient: covariates, sampled parameters, endpoints;
 /// - `bands.csv`: percentile bands of every output over time, long format;
 /// - with the `plot` feature, `bands.png` and `bands.svg`: CAR-T, B cells, anti-dsDNA and
-///   SLEDAI bands ([`crate::plot::write_band_figure`]; the model must have those outputs).
+///   SLEDAI bands (`cartsim::plot::write_band_figure`; the model must have those outputs).
 ///
 /// Returns the paths written, in [`COHORT_OUTPUTS`] order.
 ///
