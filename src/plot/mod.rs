@@ -249,9 +249,16 @@ pub fn write_band_figure<M: Model<N>, const N: usize>(
 ) -> Result<(), Error> {
     let panels = band_panels(cohort, result, BAND_OUTPUTS)?;
     let n = result.range.end - result.range.start;
+    let regimen = cohort.regimen();
+    let (dose, unit) = car_t_total_dose(regimen);
+    let failed = match result.summary.failed {
+        0 => String::new(),
+        f => format!(", {f} failed"),
+    };
     let title = format!(
-        "Virtual cohort: {n} patients (seed {}), {} failed: median, 50% and 90% bands",
-        result.seed, result.summary.failed
+        "{n} virtual patients (seed {}{failed}), CAR-T {dose:e} {unit} after {}: median, 50% and 90% bands",
+        result.seed,
+        describe_lymphodepletion(regimen),
     );
     draw_bands(path, &title, &panels)
 }
