@@ -452,7 +452,8 @@ fn cohort_outputs_and_band_figures_are_written() {
         let svg = std::fs::read_to_string(dir.join("bands.svg")).unwrap();
         assert!(svg.starts_with("<svg"));
         for title in [
-            "20 virtual patients (seed 11), CAR-T 1e6 cells/kg after Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1",
+            "20 virtual patients (seed 11)",
+            "1e6 cells/kg after Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1",
             "CAR-T",
             "CD19+ B cells in blood",
             "Anti-dsDNA",
