@@ -669,15 +669,18 @@ where
                 .filter(|(_, v)| v.is_finite())
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Earlier series are drawn wider, so that equal values stay visible underneath.
+            let width = (5 - g as u32).max(2);
+            let radius = (7 - g as i32).max(3);
             chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))?
                 .label(txt(group))
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
                 });
             chart.draw_series(
                 pts.iter()
-                    .map(|&(x, y)| Circle::new((x, y), 4, color.filled())),
+                    .map(|&(x, y)| Circle::new((x, y), radius, color.filled())),
             )?;
         }
         chart
