@@ -36,6 +36,98 @@ pub enum Error {
     /// Invalid command-line or file input (examples and I/O helpers).
     #[error("invalid input: {0}")]
     Input(String),
+    /// A scenario file that does not parse or describes an invalid study; carries the key and
+    /// the line.
+    #[error(transparent)]
+    Scenario(Box<ScenarioError>),
+    /// Drawing a figure failed.
+    #[error("cannot draw `{path}`: {message}")]
+    Plot {
+        /// The figure file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<ScenarioError> for Error {
+    fn from(e: ScenarioError) -> Self {
+        Error::Scenario(Box::new(e))
+    }
+}
+
+/// An invalid scenario file: what is wrong, at which key, on which line.
+///
+/// Displayed as
+/// ``scenario `mackensen.toml`, line 7, column 1, key `regimen.doses[0].foo`: unknown field `foo`…``
+/// followed by the offending source line, so that the file can be fixed without reading the
+/// source code.
+#[derive(Debug, Error)]
+#[error("{}", self.render())]
+#[non_exhaustive]
+pub struct ScenarioError {
+    /// The file, when the scenario was read from one.
+    pub file: Option<String>,
+    /// Line of the offending key or value, 1-based (`None` when the key is not in the text,
+    /// e.g. a scenario built in code).
+    pub line: Option<usize>,
+    /// Column of the offending key or value, 1-based, counted in characters.
+    pub column: Option<usize>,
+    /// Dotted path of the offending key (`regimen.doses[1].amount`), when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The offending source line, when known.
+    pub source_line: Option<String>,
+    /// The typed error of the builder that rejected the value (`None` for TOML syntax and
+    /// type errors).
+    #[source]
+    pub cause: Option<Box<Error>>,
+}
+
+impl ScenarioError {
+    /// An error at `key` without a position (the scenario reader adds line and column).
+    pub fn new(key: Option<String>, message: impl Into<String>) -> Self {
+        ScenarioError {
+            file: None,
+            line: None,
+            column: None,
+            key,
+            message: message.into(),
+            source_line: None,
+            cause: None,
+        }
+    }
+
+    /// The same error attributed to `file`.
+    #[must_use]
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    fn render(&self) -> String {
+        let mut where_ = Vec::new();
+        if let Some(f) = &self.file {
+            where_.push(format!("scenario `{f}`"));
+        } else {
+            where_.push("scenario".to_string());
+        }
+        if let Some(l) = self.line {
+            where_.push(format!("line {l}"));
+        }
+        if let Some(c) = self.column {
+            where_.push(format!("column {c}"));
+        }
+        if let Some(k) = &self.key {
+            where_.push(format!("key `{k}`"));
+        }
+        let mut s = format!("{}: {}", where_.join(", "), self.message);
+        if let (Some(l), Some(src)) = (self.line, &self.source_line) {
+            s.push_str(&format!("\n  {l:>4} | {src}"));
+        }
+        s
+    }
 }
 
 /// An invalid model parameter, covariate or option value.

@@ -1,17 +1,26 @@
-//! Files: JSON summaries, tidy CSV tables, percentile bands.
+//! Files: JSON summaries, tidy CSV tables, percentile bands, NONMEM-style datasets
+//! ([`nonmem`]), scenario files ([`scenario`]) and, with the `plot` feature, figures
+//! (`cartsim::plot`).
+//!
+//! [`write_cohort_outputs`] writes everything the cohort example writes.
 //!
 //! Every writer writes to a temporary file next to the target and renames it into place, so a
 //! failed run never leaves a half-written file. Floats are written in Rust's shortest
 //! round-trip form, so equal results give byte-identical files.
+
+pub mod nonmem;
+pub mod scenario;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::cohort::explore::{Arm, ArmResult};
 use crate::cohort::{Cohort, CohortResult, PatientRecord, SolverUsed};
 use crate::error::Error;
 use crate::model::{EndpointKind, Model};
+use crate::regimen::{Amount, CAR_T, Regimen};
 use crate::variability::Sex;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -227,4 +236,199 @@ pub fn write_bands_csv<M: Model<N>, const N: usize>(
         }
         wr.flush()
     })
+}
+
+/// The files [`write_cohort_outputs`] writes, in order (the figures only with the `plot`
+/// feature).
+pub const COHORT_OUTPUTS: &[&str] = &[
+    "summary.json",
+    "patients.csv",
+    "bands.csv",
+    #[cfg(feature = "plot")]
+    "bands.png",
+    #[cfg(feature = "plot")]
+    "bands.svg",
+];
+
+/// Writes everything the cohort example writes into `dir` (created if needed), each file
+/// atomically:
+/// - `summary.json`: endpoint statistics, fractions, target attainment ([`summary_json`]);
+/// - `patients.csv`: one row per patient: covariates, sampled parameters, endpoints;
+/// - `bands.csv`: percentile bands of every output over time, long format;
+/// - with the `plot` feature, `bands.png` and `bands.svg`: CAR-T, B cells, anti-dsDNA and
+///   SLEDAI bands (`cartsim::plot::write_band_figure`; the model must have those outputs).
+///
+/// Returns the paths written, in [`COHORT_OUTPUTS`] order.
+///
+/// # Errors
+/// [`Error::Io`] naming the file; [`Error::Plot`] or [`Error::Input`] from the figures.
+pub fn write_cohort_outputs<M: Model<N>, const N: usize>(
+    dir: &Path,
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+) -> Result<Vec<PathBuf>, Error> {
+    let paths: Vec<PathBuf> = COHORT_OUTPUTS.iter().map(|f| dir.join(f)).collect();
+    write_summary_json(&dir.join("summary.json"), cohort, result)?;
+    write_patients_csv(&dir.join("patients.csv"), cohort, result)?;
+    write_bands_csv(&dir.join("bands.csv"), cohort, result)?;
+    #[cfg(feature = "plot")]
+    {
+        crate::plot::write_band_figure(&dir.join("bands.png"), cohort, result)?;
+        crate::plot::write_band_figure(&dir.join("bands.svg"), cohort, result)?;
+    }
+    Ok(paths)
+}
+
+/// The lymphodepletion of a regimen in words: each drug's amount per administration and count.
+pub fn describe_lymphodepletion(regimen: &Regimen) -> String {
+    let mut parts: Vec<(String, String, usize)> = Vec::new();
+    for d in regimen.doses().iter().filter(|d| d.input != CAR_T) {
+        let (v, unit) = match d.amount {
+            Amount::MgPerM2(v) => (v, "mg/m2"),
+            Amount::MgPerKg(v) => (v, "mg/kg"),
+            Amount::Mg(v) => (v, "mg"),
+            Amount::CellsPerKg(v) => (v, "cells/kg"),
+            Amount::Cells(v) => (v, "cells"),
+        };
+        let name = match d.input.as_str() {
+            "fludarabine" => "Flu".to_string(),
+            "cyclophosphamide" => "Cy".to_string(),
+            other => other.to_string(),
+        };
+        let what = format!("{v} {unit}");
+        match parts.iter_mut().find(|p| p.0 == name && p.1 == what) {
+            Some(p) => p.2 += 1,
+            None => parts.push((name, what, 1)),
+        }
+    }
+    if parts.is_empty() {
+        return "no lymphodepletion".into();
+    }
+    parts
+        .iter()
+        .map(|(n, w, c)| format!("{n} {w} ×{c}"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Total CAR-T dose of a regimen and its unit: `"cells/kg"` or `"cells"`, the first CAR-T
+/// dose's unit (doses in the other unit are not added).
+pub fn car_t_total_dose(regimen: &Regimen) -> (f64, &'static str) {
+    let mut total = 0.0;
+    let mut unit = "cells/kg";
+    let mut first = true;
+    for d in regimen.doses().iter().filter(|d| d.input == CAR_T) {
+        let (v, u) = match d.amount {
+            Amount::CellsPerKg(v) => (v, "cells/kg"),
+            Amount::Cells(v) => (v, "cells"),
+            _ => continue,
+        };
+        if first {
+            unit = u;
+            first = false;
+        }
+        if u == unit {
+            total += v;
+        }
+    }
+    (total, unit)
+}
+
+/// Writes a dose exploration as one row per arm: `label, lymphodepletion, car_t_dose,
+/// car_t_dose_unit, patients, failed`, then for every continuous endpoint `NAME_mean`,
+/// `NAME_p05`, `NAME_p50`, `NAME_p95` (in the endpoint's unit), for every flag endpoint
+/// `NAME_fraction`, and for every target `target: NAME` (probability).
+///
+/// # Errors
+/// [`Error::Input`] when `arms` and `results` differ in length; [`Error::Io`].
+pub fn write_exploration_csv<M: Model<N>, const N: usize>(
+    path: &Path,
+    model: &M,
+    arms: &[Arm],
+    results: &[ArmResult],
+) -> Result<(), Error> {
+    if arms.len() != results.len() {
+        return Err(Error::Input(format!(
+            "{} arms but {} results",
+            arms.len(),
+            results.len()
+        )));
+    }
+    let info = model.endpoint_info();
+    let mut header: Vec<String> = [
+        "label",
+        "lymphodepletion",
+        "car_t_dose",
+        "car_t_dose_unit",
+        "patients",
+        "failed",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for e in info {
+        match e.kind {
+            EndpointKind::Continuous => {
+                for s in ["mean", "p05", "p50", "p95"] {
+                    header.push(format!("{}_{s}", e.name));
+                }
+            }
+            EndpointKind::Flag => header.push(format!("{}_fraction", e.name)),
+        }
+    }
+    if let Some(r) = results.first() {
+        for (t, _) in r.result.summary.target_attainment() {
+            header.push(format!("target: {}", t.name));
+        }
+    }
+    write_atomic(path, |w| {
+        let mut wr = csv::Writer::from_writer(w);
+        wr.write_record(&header)?;
+        for (arm, r) in arms.iter().zip(results) {
+            let (dose, unit) = car_t_total_dose(&arm.regimen);
+            let s = &r.result.summary;
+            let mut row = vec![
+                r.label.clone(),
+                describe_lymphodepletion(&arm.regimen),
+                dose.to_string(),
+                unit.to_string(),
+                s.patients.to_string(),
+                s.failed.to_string(),
+            ];
+            for (e, st) in info.iter().zip(s.endpoint_stats()) {
+                match e.kind {
+                    EndpointKind::Continuous => {
+                        for v in [st.mean, st.p05, st.p50, st.p95] {
+                            row.push(v.to_string());
+                        }
+                    }
+                    EndpointKind::Flag => row.push(st.mean.to_string()),
+                }
+            }
+            for (_, p) in s.target_attainment() {
+                row.push(p.to_string());
+            }
+            wr.write_record(&row)?;
+        }
+        wr.flush()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lymphodepletion_is_described() {
+        let d = describe_lymphodepletion(&Regimen::mackensen_2022());
+        assert_eq!(d, "Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1");
+        assert_eq!(
+            describe_lymphodepletion(&Regimen::flu_cy(1e6, 0.0, 0.0)),
+            "no lymphodepletion"
+        );
+        assert_eq!(
+            car_t_total_dose(&Regimen::mackensen_2022()),
+            (1e6, "cells/kg")
+        );
+    }
 }
