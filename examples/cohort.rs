@@ -123,7 +123,9 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
 /// Runs the cohort with a progress bar (patients/s, ETA) when stderr is a terminal and the run
 /// is expected to take more than about two seconds; the result is bit-identical to
 /// `cohort.run()` (shards merge exactly).
-fn run_with_progress(cohort: &Cohort<SleModel, 15>) -> Result<CohortResult, cartsim::Error> {
+fn run_with_progress(
+    cohort: &Cohort<SleModel, { cartsim::model::sle::SLE_STATES }>,
+) -> Result<CohortResult, cartsim::Error> {
     let n = cohort.n_patients();
     // About 1,000 patients/s per thread on the development machine.
     let expected_s = n as f64 / (1000.0 * rayon::current_num_threads() as f64);
@@ -153,7 +155,10 @@ fn run_with_progress(cohort: &Cohort<SleModel, 15>) -> Result<CohortResult, cart
     CohortResult::merge(shards)
 }
 
-fn print_summary(cohort: &Cohort<SleModel, 15>, result: &CohortResult) {
+fn print_summary(
+    cohort: &Cohort<SleModel, { cartsim::model::sle::SLE_STATES }>,
+    result: &CohortResult,
+) {
     let info = cohort.model().endpoint_info();
     println!(
         "{:<36} {:>10} {:>10} {:>10} {:>10} {:>10}",

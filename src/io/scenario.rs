@@ -534,9 +534,10 @@ pub struct SummarySpec {
     /// Relative accuracy of streaming quantiles, in (0, 0.5) (default 0.005).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
-    /// Spacing of percentile bands, day (default 1).
+    /// Times of the percentile bands, day (default: daily to day 28, every 2 days to day 90,
+    /// weekly after; see `cohort::default_band_times`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub band_step_day: Option<f64>,
+    pub band_times_day: Option<Vec<f64>>,
 }
 
 /// Summary quantile mode.
@@ -1291,14 +1292,20 @@ impl Scenario {
             if let Some(m) = mode {
                 b = b.summary_mode(m);
             }
-            if let Some(d) = s.band_step_day {
-                if !(d.is_finite() && d > 0.0) {
+            if let Some(times) = &s.band_times_day {
+                if let Some(t) = times.iter().find(|t| !t.is_finite()) {
                     return Err(invalid(
-                        &sp.key("band_step_day"),
-                        format!("must be finite and > 0, got {d}"),
+                        &sp.key("band_times_day"),
+                        format!("must be finite, got {t}"),
                     ));
                 }
-                b = b.band_step_day(d);
+                if times.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(invalid(
+                        &sp.key("band_times_day"),
+                        "must be strictly increasing".to_string(),
+                    ));
+                }
+                b = b.band_times_day(times.clone());
             }
         }
         let endpoints = model.endpoint_info();
