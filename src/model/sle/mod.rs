@@ -48,7 +48,7 @@
 //! dPb/dt = k_PB·Am − (d_PB + κ + k_LD,B)·Pb
 //! dLl/dt = k_PL·Pb − d_LL·Ll
 //! dAb/dt = p_PB·Pb + p_LL·Ll − k_Ab·Ab,                       k_Ab = ln 2 / t½_IgG
-//! dSd/dt = k_SD·(SD_max·Ab^γ/(Ab50^γ + Ab^γ) − Sd)
+//! dSd/dt = k_SD·(SD_max·Ab^γ/(Ab50^γ + Ab^γ) − Sd),         Ab50 = θ_50·Ab0
 //! dTh/dt = [−r_T·ln(T_b/K_T) − k_LD]·Th
 //! ```
 //!
@@ -73,15 +73,38 @@
 //! constants from their steady states (LLPC give the share `f_LL` of production), `SD_max` so that
 //! the SLEDAI steady state is the baseline covariate, `K_T` the baseline blood T count.
 //!
+//! **Disease drive relative to the patient's own titre.** The SLEDAI surrogate responds to
+//! anti-dsDNA relative to the patient's baseline titre `Ab0` (`Ab50 = θ_50·Ab0`), so
+//! `SD_max = SD0·(1 + θ_50^γ)` and the drive at month 3 depends on how far the titre has fallen,
+//! not on where it started. Baseline titres differ by more than tenfold between patients of
+//! similar activity and between assays, and a rise or fall *within* a patient is what tracks
+//! activity (assumption). With an absolute `Ab50` (60 IU/mL for every patient), patients with
+//! high baseline titres (log-normal, ω 0.6) stayed above it at month 3 and the cohort reached
+//! remission in only 78% (target ≥ 90%, Mackensen 2022: 5/5); relative, 98% at unchanged
+//! typical-patient course (θ_50 = 0.3 = 60/200 IU/mL).
+//!
+//! # Relapse or lasting reset (stochastic)
+//! When the autoreactive memory clone falls to a handful of cells the ODE no longer describes
+//! it: after the solve, [`Model::stochastic_endpoints`] hands a clone of `n_sw` = 100 cells to an
+//! exact birth–death simulation with the ODE's own per-cell rates (CAR-T killing and
+//! lymphodepletion from the output `cd19_kill_rate_per_day`), seeded from the patient's
+//! stochastic stream. It dies out (lasting reset) or regrows (relapse); see the `relapse`
+//! module source for the hybrid switch, the regrowth rule and the relapse day. A weaker product
+//! or a lower dose leaves less CAR-T pressure when the clone is small, so more clones escape.
+//!
 //! Eliminated compartments can show round-off of ≈ −10⁻¹² Mcells: rate terms use `max(x, 0)`.
 //!
 //! # Definitions (assumptions, see [`SleDefinitions`])
 //! CRS grade from peak IL-6: < 20 pg/mL → 0, 20–100 → 1, 100–500 → 2, 500–2000 → 3, ≥ 2000 → 4.
 //! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
 //! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
-//! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3).
+//! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3). Relapse: the
+//! regrown autoreactive clone back to ½ of its baseline size, plus 30 days for anti-dsDNA and
+//! disease activity to rise. Lasting remission: remission at month 3, no relapse within the
+//! horizon and the autoreactive clone extinct at its end.
 
 mod params;
+mod relapse;
 
 pub use params::{SLE_PARAMS, SleParams};
 
@@ -95,7 +118,7 @@ use crate::model::{
 };
 use crate::regimen::ResolvedDose;
 use crate::solve::Trajectory;
-use crate::variability::{Covariates, Iiv};
+use crate::variability::{Covariates, Iiv, PatientRng};
 
 /// Number of states of the SLE model.
 pub const SLE_STATES: usize = 14;
@@ -234,6 +257,10 @@ pub mod out {
     pub const CYCLOPHOSPHAMIDE: usize = 9;
     /// IL-6 production by antigen-engaged CAR-T, pg/mL/day.
     pub const IL6_PRODUCTION: usize = 10;
+    /// Per-cell loss rate of CD19+ cells by CAR-T killing and lymphodepletion (κ + k_LD,B), 1/day.
+    pub const CD19_KILL_RATE: usize = 11;
+    /// Recruitment of naive B cells into the autoreactive compartment (k_rec·Bn), cells/day.
+    pub const AUTOREACTIVE_RECRUITMENT: usize = 12;
 }
 
 const OUTPUTS: &[OutputInfo] = &[
@@ -314,6 +341,20 @@ const OUTPUTS: &[OutputInfo] = &[
         log_scale: false,
         description: "IL-6 production by antigen-engaged effector CAR-T (drives IL-6)",
     },
+    OutputInfo {
+        name: "cd19_kill_rate_per_day",
+        unit: "1/day",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "per-cell loss rate of CD19+ cells by CAR-T killing and lymphodepletion",
+    },
+    OutputInfo {
+        name: "autoreactive_recruitment_cells_per_day",
+        unit: "cells/day",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "recruitment of naive B cells into the autoreactive compartment",
+    },
 ];
 
 /// Endpoint indices of the SLE model.
@@ -358,6 +399,16 @@ pub mod ep {
     pub const CRS_GE3: usize = 18;
     /// Flag: autoreactive compartment stays eliminated from month 3 to the horizon end.
     pub const AUTOREACTIVE_ELIMINATED: usize = 19;
+    /// Day the autoreactive clone died out (stochastic phase; NaN: it did not).
+    pub const AUTOREACTIVE_EXTINCTION_DAY: usize = 20;
+    /// Day of clinical relapse (NaN: none within the horizon).
+    pub const RELAPSE_DAY: usize = 21;
+    /// Flag: the autoreactive clone died out within the horizon (lasting reset).
+    pub const AUTOREACTIVE_EXTINCT: usize = 22;
+    /// Flag: clinical relapse within the horizon.
+    pub const RELAPSE: usize = 23;
+    /// Flag: remission at month 3, no relapse and the autoreactive clone extinct by the horizon end.
+    pub const LASTING_REMISSION: usize = 24;
 }
 
 const fn cont(name: &'static str, unit: &'static str, description: &'static str) -> EndpointInfo {
@@ -448,6 +499,26 @@ const ENDPOINTS: &[EndpointInfo] = &[
         "autoreactive_eliminated",
         "autoreactive memory B below 1% of baseline from month 3 to the horizon end",
     ),
+    cont(
+        "autoreactive_extinction_day",
+        "day",
+        "day the autoreactive clone died out in the stochastic phase (NaN: it did not)",
+    ),
+    cont(
+        "relapse_day",
+        "day",
+        "day of clinical relapse: regrown clone at the relapse fraction of baseline plus the \
+         delay (NaN: none within the horizon)",
+    ),
+    flag(
+        "autoreactive_extinct",
+        "the autoreactive clone died out within the horizon (lasting reset)",
+    ),
+    flag("relapse", "clinical relapse within the horizon"),
+    flag(
+        "lasting_remission",
+        "remission at month 3, no relapse and the autoreactive clone extinct by the horizon end",
+    ),
 ];
 
 /// Default IIV of the SLE model: `(parameter, ω)` with ω the SD of η.
@@ -489,6 +560,16 @@ pub struct SleDefinitions {
     pub autoreactive_eliminated_fraction: f64,
     /// Drug concentration treated as exactly zero after washout, mg/L.
     pub negligible_drug_mg_per_l: f64,
+    /// Hybrid switch: below this many autoreactive memory B cells (whole body) the clone is
+    /// simulated as a stochastic birth–death process instead of by the ODE.
+    pub relapse_switch_cells: f64,
+    /// A stochastic clone that regrows to this many cells is handed back to deterministic
+    /// growth (its extinction probability is then negligible).
+    pub relapse_established_cells: f64,
+    /// Clinical relapse when the regrowing clone is back to this fraction of its baseline size…
+    pub relapse_clone_fraction: f64,
+    /// …plus this delay for anti-dsDNA and disease activity to rise, day.
+    pub relapse_delay_day: f64,
 }
 
 impl Default for SleDefinitions {
@@ -501,6 +582,10 @@ impl Default for SleDefinitions {
             crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
             autoreactive_eliminated_fraction: 0.01,
             negligible_drug_mg_per_l: 1e-9,
+            relapse_switch_cells: 100.0,
+            relapse_established_cells: 1000.0,
+            relapse_clone_fraction: 0.5,
+            relapse_delay_day: 30.0,
         }
     }
 }
@@ -510,7 +595,7 @@ impl Default for SleDefinitions {
 /// ```
 /// use cartsim::prelude::*;
 /// let model = SleModel::default();
-/// assert_eq!(model.states().len(), 15);
+/// assert_eq!(model.states().len(), cartsim::model::sle::SLE_STATES);
 /// assert!(model.parameters().iter().all(|p| !p.source.note().is_empty()));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -604,6 +689,21 @@ fn pos(x: f64) -> f64 {
     x.max(0.0)
 }
 
+/// Per-cell loss rate of CD19+ cells `κ + k_LD,B` (1/day) at `t` for effector `e`, memory `m`
+/// and antigen `u` (Mcells): the same expressions as in [`Model::rhs`], for the output column
+/// the relapse step reads (a unit test checks they agree).
+fn cd19_loss_rate(pt: &SlePatient, t: f64, e: f64, m: f64, u: f64) -> f64 {
+    let p = &pt.p;
+    let c_f = pt.flu.concentration_at(t);
+    let c_c = pt.cy.concentration_at(t);
+    let k_ld = p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
+        + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c);
+    let killers = e + p.memory_kill_efficiency * m;
+    let kappa =
+        p.max_kill_per_car_t_per_day * killers / (p.kill_half_saturation_mcells + killers + u);
+    kappa + p.b_lineage_ld_sensitivity * k_ld
+}
+
 impl Model<SLE_STATES> for SleModel {
     type Params = SleParams;
     type Patient = SlePatient;
@@ -677,7 +777,8 @@ impl Model<SLE_STATES> for SleModel {
         let k_ab = std::f64::consts::LN_2 / p.igg_half_life_day;
         let p_pb = (1.0 - p.llpc_production_share) * k_ab * ab0 / pb0;
         let p_ll = p.llpc_production_share * k_ab * ab0 / ll0;
-        let ab50_g = p.sledai_half_titre_iu_per_ml.powf(p.sledai_hill);
+        // Disease drive by the titre relative to the patient's own baseline (θ_50·Ab0).
+        let ab50_g = (p.sledai_half_titre_fraction * ab0).powf(p.sledai_hill);
         let ab0_g = ab0.powf(p.sledai_hill);
         let sd_max = cov.baseline_sledai * (ab50_g + ab0_g) / ab0_g;
         let k_t_per_ul = cov.baseline_t_cells_per_ul;
@@ -884,6 +985,9 @@ impl Model<SLE_STATES> for SleModel {
             + pos(y[ix::PB]);
         o[out::IL6_PRODUCTION] = pt.p.il6_production_pg_per_ml_per_day_per_mcell * e * u
             / (pt.p.expansion_half_saturation_mcells + e + u);
+        o[out::CD19_KILL_RATE] = cd19_loss_rate(pt, t, e, pos(y[ix::M]), u);
+        o[out::AUTOREACTIVE_RECRUITMENT] =
+            pt.p.naive_to_autoreactive_per_day * pos(y[ix::BN]) * 1e6;
         // Filled by `finish` from the production column.
         o[out::IL6] = pt.p.il6_baseline_pg_per_ml;
         o[out::FLUDARABINE] = pt.flu.concentration_at(t);
@@ -955,6 +1059,30 @@ impl Model<SLE_STATES> for SleModel {
             .iter()
             .all(|&v| v < cut);
         o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);
+        // Filled by `stochastic_endpoints`.
+        for k in ep::AUTOREACTIVE_EXTINCTION_DAY..=ep::LASTING_REMISSION {
+            o[k] = f64::NAN;
+        }
+    }
+
+    fn stochastic_endpoints(
+        &self,
+        pt: &SlePatient,
+        tr: &Trajectory,
+        rng: &mut PatientRng,
+        o: &mut [f64],
+    ) {
+        if o.len() < ENDPOINTS.len() {
+            return;
+        }
+        let f = relapse::clone_fate(pt, &self.definitions, tr, rng);
+        o[ep::AUTOREACTIVE_EXTINCTION_DAY] = f.extinction_day;
+        o[ep::RELAPSE_DAY] = f.relapse_day;
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        o[ep::AUTOREACTIVE_EXTINCT] = flag(f.extinct);
+        let relapse = f.relapse_day.is_finite();
+        o[ep::RELAPSE] = flag(relapse);
+        o[ep::LASTING_REMISSION] = flag(o[ep::REMISSION_MONTH3] == 1.0 && f.extinct && !relapse);
     }
 }
 
@@ -1073,6 +1201,40 @@ mod tests {
                     i as f64 * dt
                 );
             }
+        }
+    }
+
+    #[test]
+    fn kill_rate_output_matches_the_right_hand_side() {
+        let model = SleModel::default();
+        let cov = Covariates::typical();
+        let mut doses = Vec::new();
+        crate::regimen::Regimen::mackensen_2022()
+            .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
+            .unwrap();
+        let pt = model
+            .prepare(&model.default_params(), &cov, &doses)
+            .unwrap();
+        let mut y = pt.y0;
+        y[ix::E] = 300.0;
+        y[ix::M] = 50.0;
+        let rates = [0.0; 3];
+        for t in [-4.9, -3.0, 0.5, 9.0, 200.0] {
+            let seg = Segment {
+                start_day: t,
+                end_day: t + 0.1,
+                infusion_rates: &rates,
+            };
+            let mut dy = SVector::zeros();
+            model.rhs(&pt, t, &y, &seg, &mut dy);
+            let from_rhs = (pt.s_b - dy[ix::BM]) / y[ix::BM] - pt.k_tr;
+            let mut o = vec![0.0; OUTPUTS.len()];
+            model.observe(&pt, t, &y, &mut o);
+            let got = o[out::CD19_KILL_RATE];
+            assert!(
+                (got - from_rhs).abs() < 1e-9 * (1.0 + from_rhs.abs()),
+                "t {t}: output {got} vs rhs {from_rhs}"
+            );
         }
     }
 
