@@ -220,7 +220,7 @@ pub fn select(
     }
     let max = ratio.iter().copied().fold(0.0, f64::max);
     let total: f64 = ratio.iter().sum();
-    if !(max > 0.0) {
+    if max.is_nan() || max <= 0.0 {
         return Err(bad(
             "vpop".into(),
             "no plausible patient lies where the targets have mass".into(),
