@@ -218,7 +218,10 @@ fn selection_matches_a_target_distribution_within_sampling_error() {
     // 1.63/√m is the 1% critical value; binning adds ≲ 1/(2·40).
     assert!(ks < 1.63 / m.sqrt() + 0.0125, "KS distance {ks} (n {m})");
     // Deterministic given the seed; another seed accepts other patients.
-    assert_eq!(select(&ids, std::slice::from_ref(&crit), 40, 7).unwrap(), sel);
+    assert_eq!(
+        select(&ids, std::slice::from_ref(&crit), 40, 7).unwrap(),
+        sel
+    );
     assert_ne!(select(&ids, &[crit], 40, 8).unwrap().accepted, sel.accepted);
 }
 
