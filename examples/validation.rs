@@ -62,12 +62,12 @@ fn main() -> Result<ExitCode, cartsim::Error> {
 
     let rows = validate(&result.records, model.endpoint_info(), &sle_targets())?;
     println!(
-        "\n{:<32} {:<40} {:>10} {:>17}  result",
+        "\n{:<32} {:<44} {:>10} {:>17}  result",
         "target", "published", "simulated", "accepted"
     );
     for r in &rows {
         println!(
-            "{:<32} {:<40} {:>10.3} {:>17}  {}",
+            "{:<32} {:<44} {:>10.3} {:>17}  {}",
             r.target.name,
             r.target.published,
             r.simulated,

@@ -179,7 +179,7 @@ pub fn sle_targets() -> Vec<ValidationTarget> {
             "lasting_remission_day365",
             "lasting_remission",
             Fraction,
-            "drug-free remission maintained (5/5, up to 17 months)",
+            "remission maintained 5/5 (up to 17 months)",
             0.90,
             1.0,
             "Mackensen 2022",
