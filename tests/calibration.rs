@@ -470,3 +470,28 @@ fn the_stochastic_phase_decides_some_fates() {
         "no patient with a random fate among 200 at 1e5/kg"
     );
 }
+
+/// New autoreactive clones recruited from returning naive B cells (k_rec > 0, immigration in
+/// the birth–death step) undo the lasting reset in some patients.
+#[test]
+fn recruitment_from_naive_b_cells_founds_new_clones() {
+    let model = SleModel::default();
+    let mut p = model.default_params();
+    p.naive_to_autoreactive_per_day = 1e-12;
+    let c = Cohort::builder(model)
+        .patients(200)
+        .seed(1)
+        .typical_params(&p)
+        .build()
+        .unwrap();
+    let base = Cohort::builder(model)
+        .patients(200)
+        .seed(1)
+        .build()
+        .unwrap();
+    let (_, esc, _) = relapse_stats(&c);
+    let (_, esc0, _) = relapse_stats(&base);
+    println!("clone alive at the horizon end: k_rec 1e-12 {esc}, default {esc0}");
+    assert_eq!(esc0, 0.0);
+    assert!(esc > 0.1, "escape with recruitment {esc}");
+}
