@@ -580,14 +580,21 @@ pub struct SleDefinitions {
     /// Drug concentration treated as exactly zero after washout, mg/L.
     pub negligible_drug_mg_per_l: f64,
     /// Hybrid switch: below this many autoreactive memory B cells (whole body) the clone is
-    /// simulated as a stochastic birth–death process instead of by the ODE.
+    /// simulated as a stochastic birth–death process instead of by the ODE. Default 100: the
+    /// ODE is still accurate there (absolute tolerance 1 cell) and it lies well above the
+    /// Allee threshold (≈ 10 cells), so the ODE's deterministic stand-in for extinction has not
+    /// acted yet.
     pub relapse_switch_cells: f64,
     /// A stochastic clone that regrows to this many cells is handed back to deterministic
-    /// growth (its extinction probability is then negligible).
+    /// growth. Default 1000: a clone that size without CAR-T pressure dies out with
+    /// probability ≈ (d/b)^1000, nil.
     pub relapse_established_cells: f64,
-    /// Clinical relapse when the regrowing clone is back to this fraction of its baseline size…
+    /// Clinical relapse when the regrowing clone is back to this fraction of its baseline size
+    /// (default ½, assumption: autoantibody production, proportional to the clone, back to
+    /// half of baseline)…
     pub relapse_clone_fraction: f64,
-    /// …plus this delay for anti-dsDNA and disease activity to rise, day.
+    /// …plus this delay for anti-dsDNA and disease activity to rise, day (default 30,
+    /// assumption: ≈ 1.5 IgG half-lives, with the SLEDAI surrogate's 10-day lag).
     pub relapse_delay_day: f64,
 }
 
@@ -708,13 +715,12 @@ fn pos(x: f64) -> f64 {
     x.max(0.0)
 }
 
-/// Per-cell loss rate of CD19+ cells `κ + k_LD,B` (1/day) at `t` for effector `e`, memory `m`
-/// and antigen `u` (Mcells): the same expressions as in [`Model::rhs`], for the output column
-/// the relapse step reads (a unit test checks they agree).
-fn cd19_loss_rate(pt: &SlePatient, t: f64, e: f64, m: f64, u: f64) -> f64 {
+/// Per-cell loss rate of CD19+ cells `κ + k_LD,B` (1/day) at F-ara-A and cyclophosphamide
+/// concentrations `c_f`, `c_c` (mg/L) for effector `e`, memory `m` and antigen `u` (Mcells): the
+/// same expressions as in [`Model::rhs`], for the output column the relapse step reads (a unit
+/// test checks they agree).
+fn cd19_loss_rate(pt: &SlePatient, c_f: f64, c_c: f64, e: f64, m: f64, u: f64) -> f64 {
     let p = &pt.p;
-    let c_f = pt.flu.concentration_at(t);
-    let c_c = pt.cy.concentration_at(t);
     let k_ld = p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
         + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c);
     let killers = e + p.memory_kill_efficiency * m;
@@ -1004,13 +1010,15 @@ impl Model<SLE_STATES> for SleModel {
             + pos(y[ix::PB]);
         o[out::IL6_PRODUCTION] = pt.p.il6_production_pg_per_ml_per_day_per_mcell * e * u
             / (pt.p.expansion_half_saturation_mcells + e + u);
-        o[out::CD19_KILL_RATE] = cd19_loss_rate(pt, t, e, pos(y[ix::M]), u);
+        let c_f = pt.flu.concentration_at(t);
+        let c_c = pt.cy.concentration_at(t);
+        o[out::CD19_KILL_RATE] = cd19_loss_rate(pt, c_f, c_c, e, pos(y[ix::M]), u);
         o[out::AUTOREACTIVE_RECRUITMENT] =
             pt.p.naive_to_autoreactive_per_day * pos(y[ix::BN]) * 1e6;
         // Filled by `finish` from the production column.
         o[out::IL6] = pt.p.il6_baseline_pg_per_ml;
-        o[out::FLUDARABINE] = pt.flu.concentration_at(t);
-        o[out::CYCLOPHOSPHAMIDE] = pt.cy.concentration_at(t);
+        o[out::FLUDARABINE] = c_f;
+        o[out::CYCLOPHOSPHAMIDE] = c_c;
     }
 
     fn finish(&self, pt: &SlePatient, tr: &mut Trajectory) {
