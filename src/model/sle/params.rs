@@ -112,10 +112,12 @@ param_table! {
                     2022); relative to baseline by assumption (see the model docs)");
     /// Hill exponent of disease drive by anti-dsDNA.
     sledai_hill: "γ", "1", 3.0, [0.5, 10.0],
-        Assumption("steep response of disease activity to titre");
+        Assumption("steep response of disease activity to titre; checked with θ_50: remission \
+                    at month 3 in 98% of the default cohort");
     /// Rate at which the SLEDAI surrogate follows its drive (delay ≈ 10 day).
     sledai_rate_per_day: "k_SD", "1/day", 0.1, [1e-3, 10.0],
-        Assumption("organ inflammation resolves over weeks");
+        Assumption("organ inflammation resolves over weeks; checked: SLEDAI surrogate median \
+                    0.7 (Mackensen 2022: 0, range 0–2) at month 3");
     // --- host T cells ------------------------------------------------------------------------
     /// Gompertz recovery rate of host T cells.
     t_recovery_per_day: "r_T", "1/day", 0.17, [1e-3, 5.0],
