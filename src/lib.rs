@@ -92,6 +92,7 @@
 #![allow(clippy::needless_range_loop)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod calibrate;
 pub mod cohort;
 pub mod error;
 pub mod io;

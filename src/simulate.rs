@@ -47,7 +47,8 @@ impl Simulation {
     }
 }
 
-/// Simulates one patient.
+/// Simulates one patient. Stochastic endpoints ([`Model::stochastic_endpoints`]) use the fixed
+/// stream [`stochastic_rng`](crate::variability::stochastic_rng)`(0, 0)`.
 ///
 /// ```
 /// use cartsim::prelude::*;
@@ -86,6 +87,13 @@ pub fn simulate<M: Model<N>, const N: usize>(
     )?;
     let mut endpoints = vec![f64::NAN; model.endpoint_info().len()];
     model.endpoints(&patient, &ws.trajectory, &mut endpoints);
+    // One patient alone: the documented fixed stochastic stream (seed 0, id 0).
+    model.stochastic_endpoints(
+        &patient,
+        &ws.trajectory,
+        &mut crate::variability::stochastic_rng(0, 0),
+        &mut endpoints,
+    );
     Ok(Simulation {
         trajectory: ws.trajectory,
         endpoints,

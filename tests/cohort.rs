@@ -135,10 +135,13 @@ fn value_stability_seed_1() {
 }
 
 /// (weight_kg, effector_proliferation_per_day, b_cell_reappearance_day) of patients 0, 1, 2.
+/// Updated deliberately for the calibration branch: the Allee scale of the autoreactive clone
+/// moved from 1000 to 10 cells (the stochastic relapse step takes over below 100 cells), which
+/// moves B-cell return by ~1e-8 relative through the antigen pool.
 const PINNED: [(f64, f64, f64); 3] = [
-    (68.66331492427199, 0.4606085210206401, 136.08924170051367),
-    (66.65446974982137, 0.561048514108773, 157.24268868071022),
-    (58.42314430224019, 0.48965697897792887, 137.8473898358483),
+    (68.66331492427199, 0.4606085210206401, 136.0892428026203),
+    (66.65446974982137, 0.561048514108773, 157.24268908731887),
+    (58.42314430224019, 0.48965697897792887, 137.84739072068353),
 ];
 
 #[test]
@@ -493,6 +496,11 @@ fn streaming_quantiles_agree_with_exact_on_10000_patients() {
         xs.sort_by(f64::total_cmp);
         let s = &stats[k];
         assert_eq!(s.n as usize, xs.len(), "{}", e.name);
+        if xs.is_empty() {
+            // Undefined for every patient (e.g. no relapse within the horizon).
+            assert!(s.p50.is_nan() && s.mean.is_nan(), "{}", e.name);
+            continue;
+        }
         for (q, got) in [
             (0.05, s.p05),
             (0.25, s.p25),

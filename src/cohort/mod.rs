@@ -4,7 +4,8 @@
 //! One patient's path: `(seed, id)` → [`patient_rng`] → covariates ([`Population`]) →
 //! random effects η ([`Iiv`]) → individual parameters → regimen resolved for this patient →
 //! prepared model → segment-wise solve (Dopri5; a Rosenbrock retry if the explicit solve trips
-//! stiffness detection or the step limit) → endpoints → folded into a mergeable
+//! stiffness detection or the step limit) → endpoints → stochastic endpoints (own stream,
+//! [`stochastic_rng`]) → folded into a mergeable
 //! [`SummaryAccumulator`].
 //!
 //! Determinism: a patient depends only on `(seed, id)` and the specification, and every
@@ -33,7 +34,9 @@ use crate::model::Model;
 use crate::regimen::{Regimen, ResolvedDose};
 use crate::solve::{Method, SolveStats, SolverOptions, Workspace, solve_into};
 use crate::summary::{SummaryAccumulator, SummaryMode, Target};
-use crate::variability::{BoundIiv, Covariates, Iiv, Population, patient_rng, replicate_rng};
+use crate::variability::{
+    BoundIiv, Covariates, Iiv, Population, patient_rng, replicate_rng, stochastic_rng,
+};
 
 /// What to do when a patient fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -591,6 +594,12 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         let mut endpoints = vec![f64::NAN; self.model.endpoint_info().len()];
         self.model
             .endpoints(&patient, &s.ws.trajectory, &mut endpoints);
+        self.model.stochastic_endpoints(
+            &patient,
+            &s.ws.trajectory,
+            &mut stochastic_rng(self.seed, id),
+            &mut endpoints,
+        );
         Ok(PatientRecord {
             id,
             covariates: cov,

@@ -16,6 +16,7 @@
 //! The crate is generic over this trait: write your own model outside the crate and every
 //! simulation, cohort and summary tool works with it (see `examples/custom_model.rs`).
 
+pub mod birth_death;
 pub mod pk;
 pub mod sle;
 pub mod stein;
@@ -243,6 +244,23 @@ pub trait Model<const N: usize>: Send + Sync {
 
     /// Computes the endpoints of one patient from its output trajectory into `out`.
     fn endpoints(&self, patient: &Self::Patient, trajectory: &Trajectory, out: &mut [f64]);
+
+    /// Endpoints that need randomness (e.g. whether a clone of a handful of cells dies out or
+    /// regrows, see [`birth_death`]), computed after [`Model::endpoints`] from the same
+    /// trajectory, into the same `out`, with the patient's own stochastic stream.
+    ///
+    /// Cohorts pass [`stochastic_rng`](crate::variability::stochastic_rng)`(seed, id)`, a stream
+    /// separate from the covariate and random-effect draws, so results stay a pure function of
+    /// `(seed, id)`; [`simulate`](crate::simulate()) passes the documented fixed stream
+    /// `stochastic_rng(0, 0)`. Default: nothing.
+    fn stochastic_endpoints(
+        &self,
+        _patient: &Self::Patient,
+        _trajectory: &Trajectory,
+        _rng: &mut crate::variability::PatientRng,
+        _out: &mut [f64],
+    ) {
+    }
 
     /// The model's default inter-individual variability for cohorts (none unless overridden).
     fn default_iiv(&self) -> crate::variability::Iiv {

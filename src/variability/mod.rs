@@ -11,4 +11,4 @@ pub use covariates::{Covariates, Sex};
 pub use iiv::{BoundIiv, Iiv};
 pub use population::{Dist, Population};
 pub use residual::ResidualError;
-pub use rng::{patient_rng, replicate_rng};
+pub use rng::{PatientRng, patient_rng, replicate_rng, selection_rng, stochastic_rng};

@@ -8,19 +8,46 @@
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 
+/// The generator type of every per-patient stream (ChaCha8: portable, fully specified).
+pub type PatientRng = ChaCha8Rng;
+
+/// Key mixed into the seed of the stochastic-endpoint streams ([`stochastic_rng`]).
+const STOCHASTIC_KEY: u64 = 0x5EED_F5E1_A95E_0001;
+/// Key mixed into the seed of the virtual-population selection streams ([`selection_rng`]).
+const SELECTION_KEY: u64 = 0xA11E_2016_0140_0002;
+
 /// Stream offsets: patients use streams `0..2⁶³`; cohort-level draws (parameter uncertainty of
 /// a replicate) use streams from `2⁶³` on, so they never collide with a patient.
 const COHORT_STREAM_BASE: u64 = 1 << 63;
 
 /// The generator of patient `id` in a cohort with `seed`.
-pub fn patient_rng(seed: u64, id: u64) -> ChaCha8Rng {
+pub fn patient_rng(seed: u64, id: u64) -> PatientRng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(id & !COHORT_STREAM_BASE);
     rng
 }
 
+/// The generator of patient `id`'s **stochastic endpoints** (e.g. the birth–death fate of a
+/// small autoreactive clone, [`Model::stochastic_endpoints`](crate::model::Model::stochastic_endpoints)):
+/// ChaCha8 keyed by `seed ^ 0x5EEDF5E1A95E0001` on stream `id`. A separate stream, so that these
+/// draws (whose number varies from patient to patient) never shift the covariates or random
+/// effects drawn from [`patient_rng`].
+pub fn stochastic_rng(seed: u64, id: u64) -> PatientRng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ STOCHASTIC_KEY);
+    rng.set_stream(id & !COHORT_STREAM_BASE);
+    rng
+}
+
+/// The generator of patient `id`'s accept/reject draw in virtual-population selection
+/// ([`crate::calibrate::vpop`]): ChaCha8 keyed by `seed ^ 0xA11E201601400002` on stream `id`.
+pub fn selection_rng(seed: u64, id: u64) -> PatientRng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SELECTION_KEY);
+    rng.set_stream(id & !COHORT_STREAM_BASE);
+    rng
+}
+
 /// The generator of cohort-level draws for `replicate` (parameter uncertainty).
-pub fn replicate_rng(seed: u64, replicate: u64) -> ChaCha8Rng {
+pub fn replicate_rng(seed: u64, replicate: u64) -> PatientRng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(COHORT_STREAM_BASE | replicate);
     rng
@@ -38,7 +65,11 @@ mod tests {
         let c: f64 = patient_rng(7, 4).random();
         let d: f64 = patient_rng(8, 3).random();
         let r: f64 = replicate_rng(7, 3).random();
+        let s: f64 = stochastic_rng(7, 3).random();
+        let v: f64 = selection_rng(7, 3).random();
         assert_eq!(a.to_bits(), b.to_bits());
+        assert_eq!(s.to_bits(), stochastic_rng(7, 3).random::<f64>().to_bits());
+        assert!(s != a && s != v && v != a);
         assert_ne!(a, c);
         assert_ne!(a, d);
         assert_ne!(a, r);

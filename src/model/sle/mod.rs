@@ -48,7 +48,7 @@
 //! dPb/dt = k_PB·Am − (d_PB + κ + k_LD,B)·Pb
 //! dLl/dt = k_PL·Pb − d_LL·Ll
 //! dAb/dt = p_PB·Pb + p_LL·Ll − k_Ab·Ab,                       k_Ab = ln 2 / t½_IgG
-//! dSd/dt = k_SD·(SD_max·Ab^γ/(Ab50^γ + Ab^γ) − Sd)
+//! dSd/dt = k_SD·(SD_max·Ab^γ/(Ab50^γ + Ab^γ) − Sd),         Ab50 = θ_50·Ab0
 //! dTh/dt = [−r_T·ln(T_b/K_T) − k_LD]·Th
 //! ```
 //!
@@ -73,15 +73,38 @@
 //! constants from their steady states (LLPC give the share `f_LL` of production), `SD_max` so that
 //! the SLEDAI steady state is the baseline covariate, `K_T` the baseline blood T count.
 //!
+//! **Disease drive relative to the patient's own titre.** The SLEDAI surrogate responds to
+//! anti-dsDNA relative to the patient's baseline titre `Ab0` (`Ab50 = θ_50·Ab0`), so
+//! `SD_max = SD0·(1 + θ_50^γ)` and the drive at month 3 depends on how far the titre has fallen,
+//! not on where it started. Baseline titres differ by more than tenfold between patients of
+//! similar activity and between assays, and a rise or fall *within* a patient is what tracks
+//! activity (assumption). With an absolute `Ab50` (60 IU/mL for every patient), patients with
+//! high baseline titres (log-normal, ω 0.6) stayed above it at month 3 and the cohort reached
+//! remission in only 78% (target ≥ 90%, Mackensen 2022: 5/5); relative, 98% at unchanged
+//! typical-patient course (θ_50 = 0.3 = 60/200 IU/mL).
+//!
+//! # Relapse or lasting reset (stochastic)
+//! When the autoreactive memory clone falls to a handful of cells the ODE no longer describes
+//! it: after the solve, [`Model::stochastic_endpoints`] hands a clone of `n_sw` = 100 cells to an
+//! exact birth–death simulation with the ODE's own per-cell rates (CAR-T killing and
+//! lymphodepletion from the output `cd19_kill_rate_per_day`), seeded from the patient's
+//! stochastic stream. It dies out (lasting reset) or regrows (relapse); see the `relapse`
+//! module source for the hybrid switch, the regrowth rule and the relapse day. A weaker product
+//! or a lower dose leaves less CAR-T pressure when the clone is small, so more clones escape.
+//!
 //! Eliminated compartments can show round-off of ≈ −10⁻¹² Mcells: rate terms use `max(x, 0)`.
 //!
 //! # Definitions (assumptions, see [`SleDefinitions`])
 //! CRS grade from peak IL-6: < 20 pg/mL → 0, 20–100 → 1, 100–500 → 2, 500–2000 → 3, ≥ 2000 → 4.
 //! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
 //! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
-//! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3).
+//! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3). Relapse: the
+//! regrown autoreactive clone back to ½ of its baseline size, plus 30 days for anti-dsDNA and
+//! disease activity to rise. Lasting remission: remission at month 3, no relapse within the
+//! horizon and the autoreactive clone extinct at its end.
 
 mod params;
+mod relapse;
 
 pub use params::{SLE_PARAMS, SleParams};
 
@@ -95,7 +118,7 @@ use crate::model::{
 };
 use crate::regimen::ResolvedDose;
 use crate::solve::Trajectory;
-use crate::variability::{Covariates, Iiv};
+use crate::variability::{Covariates, Iiv, PatientRng};
 
 /// Number of states of the SLE model.
 pub const SLE_STATES: usize = 14;
@@ -234,6 +257,10 @@ pub mod out {
     pub const CYCLOPHOSPHAMIDE: usize = 9;
     /// IL-6 production by antigen-engaged CAR-T, pg/mL/day.
     pub const IL6_PRODUCTION: usize = 10;
+    /// Per-cell loss rate of CD19+ cells by CAR-T killing and lymphodepletion (κ + k_LD,B), 1/day.
+    pub const CD19_KILL_RATE: usize = 11;
+    /// Recruitment of naive B cells into the autoreactive compartment (k_rec·Bn), cells/day.
+    pub const AUTOREACTIVE_RECRUITMENT: usize = 12;
 }
 
 const OUTPUTS: &[OutputInfo] = &[
@@ -314,6 +341,20 @@ const OUTPUTS: &[OutputInfo] = &[
         log_scale: false,
         description: "IL-6 production by antigen-engaged effector CAR-T (drives IL-6)",
     },
+    OutputInfo {
+        name: "cd19_kill_rate_per_day",
+        unit: "1/day",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "per-cell loss rate of CD19+ cells by CAR-T killing and lymphodepletion",
+    },
+    OutputInfo {
+        name: "autoreactive_recruitment_cells_per_day",
+        unit: "cells/day",
+        detection_limit: 0.0,
+        log_scale: false,
+        description: "recruitment of naive B cells into the autoreactive compartment",
+    },
 ];
 
 /// Endpoint indices of the SLE model.
@@ -358,6 +399,16 @@ pub mod ep {
     pub const CRS_GE3: usize = 18;
     /// Flag: autoreactive compartment stays eliminated from month 3 to the horizon end.
     pub const AUTOREACTIVE_ELIMINATED: usize = 19;
+    /// Day the autoreactive clone died out (stochastic phase; NaN: it did not).
+    pub const AUTOREACTIVE_EXTINCTION_DAY: usize = 20;
+    /// Day of clinical relapse (NaN: none within the horizon).
+    pub const RELAPSE_DAY: usize = 21;
+    /// Flag: the autoreactive clone died out within the horizon (lasting reset).
+    pub const AUTOREACTIVE_EXTINCT: usize = 22;
+    /// Flag: clinical relapse within the horizon.
+    pub const RELAPSE: usize = 23;
+    /// Flag: remission at month 3, no relapse and the autoreactive clone extinct by the horizon end.
+    pub const LASTING_REMISSION: usize = 24;
 }
 
 const fn cont(name: &'static str, unit: &'static str, description: &'static str) -> EndpointInfo {
@@ -448,19 +499,57 @@ const ENDPOINTS: &[EndpointInfo] = &[
         "autoreactive_eliminated",
         "autoreactive memory B below 1% of baseline from month 3 to the horizon end",
     ),
+    cont(
+        "autoreactive_extinction_day",
+        "day",
+        "day the autoreactive clone died out in the stochastic phase (NaN: it did not)",
+    ),
+    cont(
+        "relapse_day",
+        "day",
+        "day of clinical relapse: regrown clone at the relapse fraction of baseline plus the \
+         delay (NaN: none within the horizon)",
+    ),
+    flag(
+        "autoreactive_extinct",
+        "the autoreactive clone died out within the horizon (lasting reset)",
+    ),
+    flag("relapse", "clinical relapse within the horizon"),
+    flag(
+        "lasting_remission",
+        "remission at month 3, no relapse and the autoreactive clone extinct by the horizon end",
+    ),
 ];
 
-/// Default IIV of the SLE model: `(parameter, ω)` with ω the SD of η.
+/// Default IIV of the SLE model: `(parameter, ω)` with ω the SD of η (diagonal Ω).
+///
+/// Provenance: the fludarabine entries are Langenhorst 2019's IIV; the others are assumptions
+/// tuned together (PROTOTYPE.md §3) for the cohort spread of MODEL.md §1, and checked by
+/// `tests/validation_targets.rs` on 2,000 patients: B-cell return SD 29.1 days (target
+/// 32 ± 10), CAR-T peak days 6.9–11.1 (5th–95th; target ≈ 6–14), ≥ 95% depleted at day 14,
+/// ≥ 90% anti-dsDNA negative at month 3, ≤ 10% CRS grade ≥ 2. Fitting ω of the maturation
+/// delay alone to a return SD of exactly 32 days with [`crate::calibrate`] gives 0.33 (CV 33%),
+/// more than a 3–5-week maturation delay suggests (≈ 25%), so 0.15 is kept: 29 days is within
+/// the target, and the published SD comes from 5 patients (its own SE ≈ 11 days).
 pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
+    // CAR-T peak day spread (≈ day 6–14) and level; Stein 2019's CAR-T IIV is larger (its
+    // ω² 0.38–2.4 are for oncology products and assays) — assumption.
     ("effector_proliferation_per_day", 0.10),
     ("expansion_half_saturation_mcells", 0.30),
+    // Burst length: with ρ and baseline B, a driver of B-cell return (PROTOTYPE.md §4).
     ("potential_half_divisions", 0.10),
+    // Memory persistence sets aplasia length (B-return timing); the strongest drivers of the
+    // B-return spread are baseline B, ρ and D50 (PROTOTYPE.md §4).
     ("memory_death_per_day", 0.20),
     ("max_kill_per_car_t_per_day", 0.15),
     ("kill_half_saturation_mcells", 0.20),
+    // Maturation delay 3–5 weeks (see above).
     ("maturation_delay_day", 0.15),
+    // IgG half-life: keeps ≥ 90% anti-dsDNA negative at month 3 (measured: ω 0.2 gives 78%).
     ("igg_half_life_day", 0.10),
+    // CRS: typical grade 1 with ≤ 10% grade ≥ 2 (Mackensen 2022: mild CRS only).
     ("il6_production_pg_per_ml_per_day_per_mcell", 0.30),
+    // Langenhorst 2019 (F-ara-A popPK IIV).
     ("flu_cl_nonrenal_l_per_h", 0.20),
     ("flu_cl_renal_per_egfr", 0.11),
     ("flu_v1_l", 0.08),
@@ -468,6 +557,7 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
     ("flu_v3_l", 0.09),
     ("flu_q2_l_per_h", 0.08),
     ("flu_q3_l_per_h", 0.13),
+    // Cyclophosphamide t½ 6–8 h between patients — assumption.
     ("cy_half_life_h", 0.25),
 ];
 
@@ -489,6 +579,23 @@ pub struct SleDefinitions {
     pub autoreactive_eliminated_fraction: f64,
     /// Drug concentration treated as exactly zero after washout, mg/L.
     pub negligible_drug_mg_per_l: f64,
+    /// Hybrid switch: below this many autoreactive memory B cells (whole body) the clone is
+    /// simulated as a stochastic birth–death process instead of by the ODE. Default 100: the
+    /// ODE is still accurate there (absolute tolerance 1 cell) and it lies well above the
+    /// Allee threshold (≈ 10 cells), so the ODE's deterministic stand-in for extinction has not
+    /// acted yet.
+    pub relapse_switch_cells: f64,
+    /// A stochastic clone that regrows to this many cells is handed back to deterministic
+    /// growth. Default 1000: a clone that size without CAR-T pressure dies out with
+    /// probability ≈ (d/b)^1000, nil.
+    pub relapse_established_cells: f64,
+    /// Clinical relapse when the regrowing clone is back to this fraction of its baseline size
+    /// (default ½, assumption: autoantibody production, proportional to the clone, back to
+    /// half of baseline)…
+    pub relapse_clone_fraction: f64,
+    /// …plus this delay for anti-dsDNA and disease activity to rise, day (default 30,
+    /// assumption: ≈ 1.5 IgG half-lives, with the SLEDAI surrogate's 10-day lag).
+    pub relapse_delay_day: f64,
 }
 
 impl Default for SleDefinitions {
@@ -501,6 +608,10 @@ impl Default for SleDefinitions {
             crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
             autoreactive_eliminated_fraction: 0.01,
             negligible_drug_mg_per_l: 1e-9,
+            relapse_switch_cells: 100.0,
+            relapse_established_cells: 1000.0,
+            relapse_clone_fraction: 0.5,
+            relapse_delay_day: 30.0,
         }
     }
 }
@@ -510,7 +621,7 @@ impl Default for SleDefinitions {
 /// ```
 /// use cartsim::prelude::*;
 /// let model = SleModel::default();
-/// assert_eq!(model.states().len(), 14);
+/// assert_eq!(model.states().len(), cartsim::model::sle::SLE_STATES);
 /// assert!(model.parameters().iter().all(|p| !p.source.note().is_empty()));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -612,6 +723,20 @@ fn pos(x: f64) -> f64 {
     x.max(0.0)
 }
 
+/// Per-cell loss rate of CD19+ cells `κ + k_LD,B` (1/day) at F-ara-A and cyclophosphamide
+/// concentrations `c_f`, `c_c` (mg/L) for effector `e`, memory `m` and antigen `u` (Mcells): the
+/// same expressions as in [`Model::rhs`], for the output column the relapse step reads (a unit
+/// test checks they agree).
+fn cd19_loss_rate(pt: &SlePatient, c_f: f64, c_c: f64, e: f64, m: f64, u: f64) -> f64 {
+    let p = &pt.p;
+    let k_ld = p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
+        + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c);
+    let killers = e + p.memory_kill_efficiency * m;
+    let kappa =
+        p.max_kill_per_car_t_per_day * killers / (p.kill_half_saturation_mcells + killers + u);
+    kappa + p.b_lineage_ld_sensitivity * k_ld
+}
+
 impl Model<SLE_STATES> for SleModel {
     type Params = SleParams;
     type Patient = SlePatient;
@@ -685,7 +810,8 @@ impl Model<SLE_STATES> for SleModel {
         let k_ab = std::f64::consts::LN_2 / p.igg_half_life_day;
         let p_pb = (1.0 - p.llpc_production_share) * k_ab * ab0 / pb0;
         let p_ll = p.llpc_production_share * k_ab * ab0 / ll0;
-        let ab50_g = p.sledai_half_titre_iu_per_ml.powf(p.sledai_hill);
+        // Disease drive by the titre relative to the patient's own baseline (θ_50·Ab0).
+        let ab50_g = (p.sledai_half_titre_fraction * ab0).powf(p.sledai_hill);
         let ab0_g = ab0.powf(p.sledai_hill);
         let sd_max = cov.baseline_sledai * (ab50_g + ab0_g) / ab0_g;
         let k_t_per_ul = cov.baseline_t_cells_per_ul;
@@ -758,9 +884,9 @@ impl Model<SLE_STATES> for SleModel {
         patient.y0
     }
 
-    /// Log-normal (logit-normal for fractions), diagonal Ω; ω = SD of η. Kinetic ω values are
-    /// assumptions tuned for the reported spread of B-cell return (SD 32 days, MODEL.md §4;
-    /// PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
+    /// Log-normal (logit-normal for fractions), diagonal Ω ([`DEFAULT_OMEGA`], with the
+    /// provenance of each entry); ω = SD of η. Kinetic ω values are assumptions tuned for the
+    /// reported spread (MODEL.md §1, §4; PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
     fn default_iiv(&self) -> Iiv {
         Iiv::diagonal("omega", DEFAULT_OMEGA).unwrap_or_else(|_| Iiv::none())
     }
@@ -892,10 +1018,15 @@ impl Model<SLE_STATES> for SleModel {
             + pos(y[ix::PB]);
         o[out::IL6_PRODUCTION] = pt.p.il6_production_pg_per_ml_per_day_per_mcell * e * u
             / (pt.p.expansion_half_saturation_mcells + e + u);
+        let c_f = pt.flu.concentration_at(t);
+        let c_c = pt.cy.concentration_at(t);
+        o[out::CD19_KILL_RATE] = cd19_loss_rate(pt, c_f, c_c, e, pos(y[ix::M]), u);
+        o[out::AUTOREACTIVE_RECRUITMENT] =
+            pt.p.naive_to_autoreactive_per_day * pos(y[ix::BN]) * 1e6;
         // Filled by `finish` from the production column.
         o[out::IL6] = pt.p.il6_baseline_pg_per_ml;
-        o[out::FLUDARABINE] = pt.flu.concentration_at(t);
-        o[out::CYCLOPHOSPHAMIDE] = pt.cy.concentration_at(t);
+        o[out::FLUDARABINE] = c_f;
+        o[out::CYCLOPHOSPHAMIDE] = c_c;
     }
 
     fn finish(&self, pt: &SlePatient, tr: &mut Trajectory) {
@@ -963,6 +1094,30 @@ impl Model<SLE_STATES> for SleModel {
             .iter()
             .all(|&v| v < cut);
         o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);
+        // Filled by `stochastic_endpoints`.
+        for k in ep::AUTOREACTIVE_EXTINCTION_DAY..=ep::LASTING_REMISSION {
+            o[k] = f64::NAN;
+        }
+    }
+
+    fn stochastic_endpoints(
+        &self,
+        pt: &SlePatient,
+        tr: &Trajectory,
+        rng: &mut PatientRng,
+        o: &mut [f64],
+    ) {
+        if o.len() < ENDPOINTS.len() {
+            return;
+        }
+        let f = relapse::clone_fate(pt, &self.definitions, tr, rng);
+        o[ep::AUTOREACTIVE_EXTINCTION_DAY] = f.extinction_day;
+        o[ep::RELAPSE_DAY] = f.relapse_day;
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        o[ep::AUTOREACTIVE_EXTINCT] = flag(f.extinct);
+        let relapse = f.relapse_day.is_finite();
+        o[ep::RELAPSE] = flag(relapse);
+        o[ep::LASTING_REMISSION] = flag(o[ep::REMISSION_MONTH3] == 1.0 && f.extinct && !relapse);
     }
 }
 
@@ -1081,6 +1236,40 @@ mod tests {
                     i as f64 * dt
                 );
             }
+        }
+    }
+
+    #[test]
+    fn kill_rate_output_matches_the_right_hand_side() {
+        let model = SleModel::default();
+        let cov = Covariates::typical();
+        let mut doses = Vec::new();
+        crate::regimen::Regimen::mackensen_2022()
+            .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
+            .unwrap();
+        let pt = model
+            .prepare(&model.default_params(), &cov, &doses)
+            .unwrap();
+        let mut y = pt.y0;
+        y[ix::E] = 300.0;
+        y[ix::M] = 50.0;
+        let rates = [0.0; 3];
+        for t in [-4.9, -3.0, 0.5, 9.0, 200.0] {
+            let seg = Segment {
+                start_day: t,
+                end_day: t + 0.1,
+                infusion_rates: &rates,
+            };
+            let mut dy = SVector::zeros();
+            model.rhs(&pt, t, &y, &seg, &mut dy);
+            let from_rhs = (pt.s_b - dy[ix::BM]) / y[ix::BM] - pt.k_tr;
+            let mut o = vec![0.0; OUTPUTS.len()];
+            model.observe(&pt, t, &y, &mut o);
+            let got = o[out::CD19_KILL_RATE];
+            assert!(
+                (got - from_rhs).abs() < 1e-9 * (1.0 + from_rhs.abs()),
+                "t {t}: output {got} vs rhs {from_rhs}"
+            );
         }
     }
 

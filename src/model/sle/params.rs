@@ -83,8 +83,9 @@ param_table! {
     allee_death_per_day: "δ_x", "1/day", 0.0532, [0.0, 1.0],
         Assumption("2·g_A: below ≈ A_x the clone shrinks by itself, elimination is absorbing");
     /// Clone size below which the Allee death dominates.
-    allee_scale_mcells: "A_x", "1e6 cells", 1e-3, [1e-9, 10.0],
-        Assumption("≈ 1000 cells");
+    allee_scale_mcells: "A_x", "1e6 cells", 1e-5, [1e-9, 10.0],
+        Assumption("10 cells: a handful of cells without help dies out (ODE stand-in for \
+                    demographic extinction; above it the stochastic relapse phase decides)");
     /// Recruitment of naive B cells into the autoreactive compartment (relapse handle).
     naive_to_autoreactive_per_day: "k_rec", "1/day", 0.0, [0.0, 1.0],
         Assumption("0 by default: returning B cells are naive (Mackensen 2022)");
@@ -104,15 +105,19 @@ param_table! {
     igg_half_life_day: "t½_IgG", "day", 21.0, [1.0, 100.0],
         Literature("IgG half-life ≈ 21 days");
     // --- disease activity --------------------------------------------------------------------
-    /// Anti-dsDNA titre at half-maximal disease drive.
-    sledai_half_titre_iu_per_ml: "Ab50", "IU/mL", 60.0, [1e-3, 1e5],
-        Assumption("checked: SLEDAI surrogate < 2 at month 3 for the typical patient");
+    /// Anti-dsDNA titre at half-maximal disease drive, as a fraction of the patient's own
+    /// baseline titre (`Ab50 = θ_50·Ab0`).
+    sledai_half_titre_fraction: "θ_50", "1", 0.3, [1e-3, 1.0],
+        Calibrated("remission at month 3 in ≥ 90% and SLEDAI-2K 0–2 at month 3 (Mackensen \
+                    2022); relative to baseline by assumption (see the model docs)");
     /// Hill exponent of disease drive by anti-dsDNA.
     sledai_hill: "γ", "1", 3.0, [0.5, 10.0],
-        Assumption("steep response of disease activity to titre");
+        Assumption("steep response of disease activity to titre; checked with θ_50: remission \
+                    at month 3 in 98% of the default cohort");
     /// Rate at which the SLEDAI surrogate follows its drive (delay ≈ 10 day).
     sledai_rate_per_day: "k_SD", "1/day", 0.1, [1e-3, 10.0],
-        Assumption("organ inflammation resolves over weeks");
+        Assumption("organ inflammation resolves over weeks; checked: SLEDAI surrogate median \
+                    0.7 (Mackensen 2022: 0, range 0–2) at month 3");
     // --- host T cells ------------------------------------------------------------------------
     /// Gompertz recovery rate of host T cells.
     t_recovery_per_day: "r_T", "1/day", 0.17, [1e-3, 5.0],

@@ -1,0 +1,60 @@
+//! The default cohort reproduces the Erlangen lupus trial (MODEL.md §1; Mackensen et al., Nat
+//! Med 2022;28:2124): every target of [`sle_targets`] holds for 2,000 virtual patients (seed 1,
+//! ≈ 1–2 s in release on 2 cores). `examples/validation.rs` prints the same table.
+
+use cartsim::calibrate::validation::{sle_targets, validate, write_validation_csv};
+use cartsim::cohort::Cohort;
+use cartsim::prelude::*;
+
+#[test]
+fn default_cohort_meets_every_published_target() {
+    let model = SleModel::default();
+    let cohort = Cohort::builder(model)
+        .patients(2000)
+        .seed(1)
+        .build()
+        .unwrap();
+    let result = cohort.run().unwrap();
+    assert_eq!(result.summary.failed, 0);
+    let rows = validate(&result.records, model.endpoint_info(), &sle_targets()).unwrap();
+    assert_eq!(rows.len(), sle_targets().len());
+    let mut failures = Vec::new();
+    for r in &rows {
+        println!(
+            "{:<32} {:<45} {:>10.3} [{}, {}] {}",
+            r.target.name, r.target.published, r.simulated, r.target.lower, r.target.upper, r.pass
+        );
+        if !r.pass {
+            failures.push(format!(
+                "{} = {} outside [{}, {}] (published {})",
+                r.target.name, r.simulated, r.target.lower, r.target.upper, r.target.published
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "targets missed:\n{}",
+        failures.join("\n")
+    );
+
+    // The table as CSV.
+    let dir = std::env::temp_dir().join(format!("cartsim-validation-{}", std::process::id()));
+    let path = dir.join("validation.csv");
+    write_validation_csv(&path, &rows).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("target,published,simulated,lower,upper,pass")
+    );
+    assert_eq!(lines.count(), rows.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn validation_names_an_unknown_endpoint() {
+    let mut t = sle_targets();
+    t[0].endpoint = "nope";
+    let e = validate(&[], SleModel::default().endpoint_info(), &t).unwrap_err();
+    assert!(e.to_string().contains("nope"), "{e}");
+}
