@@ -9,9 +9,11 @@
 
 pub mod cohort;
 pub mod error;
+mod hash;
 pub mod io;
 pub mod model;
 pub mod regimen;
+pub mod shard;
 pub mod simulate;
 pub mod solve;
 pub mod summary;
