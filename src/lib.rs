@@ -8,6 +8,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cohort;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod error;
 mod hash;
 pub mod io;

@@ -628,7 +628,7 @@ impl ShardSet {
         let stage = Staging::new(dir)?;
         write_patients_from(
             &stage.path("patients.csv"),
-            &layout.patients_header,
+            Some(&layout.patients_header),
             &mut |w| {
                 for s in &self.shards {
                     s.copy_rows(w)?;
@@ -652,15 +652,18 @@ pub fn merge_shards(paths: &[PathBuf], dir: &Path) -> Result<CohortResult, Error
     ShardSet::open(paths)?.write_outputs(dir)
 }
 
-/// Writes `patients.csv` at `path` atomically: header, then what `rows` writes.
+/// Writes (part of) `patients.csv` at `path` atomically: the header if given, then what `rows`
+/// writes. On error nothing is left at `path`.
 pub(crate) fn write_patients_from(
     path: &Path,
-    header: &[String],
+    header: Option<&[String]>,
     rows: &mut dyn FnMut(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut failure = None;
     let res = io::write_atomic(path, |w| {
-        io::write_csv_record(w, header)?;
+        if let Some(h) = header {
+            io::write_csv_record(w, h)?;
+        }
         rows(w).map_err(|e| {
             failure = Some(e);
             std::io::Error::other("aborted")

@@ -53,7 +53,10 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
         return Err(io_err(path)(e));
     }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
 }
 
 /// A float for JSON: finite values as numbers, others as `null`.
