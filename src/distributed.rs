@@ -5,7 +5,7 @@
 //! ([`shard_range`]: slices differ by at most one patient). Each rank simulates its slice with
 //! the same per-patient function as [`Cohort::run`] (rayon threads inside the rank), in chunks
 //! of bounded memory, folding patients into the mergeable
-//! [`SummaryAccumulator`](crate::summary::SummaryAccumulator) and writing its rows of the
+//! [`crate::summary::SummaryAccumulator`] and writing its rows of the
 //! per-patient table to its own part file `DIR/patients.part-RRRRRR.csv` (rank 0's part starts
 //! with the header, so the parts concatenated in rank order are `patients.csv`). Rank 0
 //! receives the partial summaries one at a time and merges them in rank order (the merge is

@@ -5,7 +5,7 @@
 //! [`Cohort::run`](crate::cohort::Cohort::run), in chunks of bounded memory, and writes one
 //! **shard file**; [`merge_shards`] checks that a set of shard files is complete and consistent
 //! and writes the files of the single-process run: `summary.json`, `bands.csv` and
-//! `patients.csv`, byte-identical to what [`io`](crate::io) writes for the whole cohort at once
+//! `patients.csv`, byte-identical to what [`crate::io`] writes for the whole cohort at once
 //! (the summaries merge exactly: integer counts and exact sums).
 //!
 //! This serves SLURM array jobs (`--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`) and any
