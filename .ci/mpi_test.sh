@@ -48,21 +48,32 @@ echo "--- single process"
 "$bin/cohort" --patients $N --seed $SEED --out "$tmp/single" >/dev/null
 
 for np in 1 2 3; do
-  echo "--- cohort_mpi on $np ranks"
-  mpirun_ -np $np "$bin/cohort_mpi" --patients $N --seed $SEED --out "$tmp/np$np" >"$tmp/log"
-  head -2 "$tmp/log"
-  same "$tmp/single" "$tmp/np$np"
-  [ -z "$(ls "$tmp/np$np" | grep part || true)" ] || fail "part files left in $tmp/np$np"
-  echo "ok: 3 files byte-identical"
+  for sched in "static" "dynamic --chunk 5"; do
+    echo "--- cohort_mpi on $np ranks, schedule $sched"
+    # shellcheck disable=SC2086
+    mpirun_ -np $np "$bin/cohort_mpi" --patients $N --seed $SEED --schedule $sched \
+      --out "$tmp/np$np" >"$tmp/log"
+    sed -n 1,2p "$tmp/log"
+    same "$tmp/single" "$tmp/np$np"
+    [ -z "$(ls "$tmp/np$np" | grep part || true)" ] || fail "part files left in $tmp/np$np"
+    rm -r "$tmp/np$np"
+    echo "ok: 3 files byte-identical"
+  done
 done
 
-echo "--- cohort_mpi on 3 ranks, parts kept, small chunks"
-mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --chunk 5 \
-  --out "$tmp/parts" >"$tmp/log"
-head -1 "$tmp/log"
+echo "--- cohort_mpi on 3 ranks, parts kept: static (one per rank) and dynamic (10 chunks)"
+mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedule static \
+  --chunk 5 --out "$tmp/parts" >"$tmp/log"
 [ ! -e "$tmp/parts/patients.csv" ] || fail "patients.csv written with --keep-parts"
-cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
 [ "$(ls "$tmp/parts"/patients.part-*.csv | wc -l)" = 3 ] || fail "expected 3 part files"
+cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
+same "$tmp/single" "$tmp/parts"
+rm "$tmp/parts/patients.csv"
+# The same folder again (stale parts of the static run are replaced or removed).
+mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedule dynamic \
+  --chunk 5 --out "$tmp/parts" >"$tmp/log"
+[ "$(ls "$tmp/parts"/patients.part-*.csv | wc -l)" = 10 ] || fail "expected 10 part files"
+cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
 same "$tmp/single" "$tmp/parts"
 echo "ok: concatenated parts byte-identical"
 
@@ -77,8 +88,15 @@ nothing_in "$tmp/bad2"
 # rank, rank 0 names rank 1, and rank 0's part and the summary are not left behind.
 mkdir -p "$tmp/bad3/patients.part-000001.csv"
 expect_failure "rank 1 of 2 failed" "$tmp/log3" -- \
-  mpirun_ -np 2 "$bin/cohort_mpi" --patients $N --seed $SEED --out "$tmp/bad3"
+  mpirun_ -np 2 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule static --out "$tmp/bad3"
 rmdir "$tmp/bad3/patients.part-000001.csv"
+nothing_in "$tmp/bad3"
+# Dynamic schedule: whichever rank gets chunk 3 fails; every rank stops and exits.
+mkdir -p "$tmp/bad3/patients.part-000003.csv"
+expect_failure "i/o error on .*patients.part-000003.csv" "$tmp/log3" -- \
+  mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule dynamic --chunk 5 \
+  --out "$tmp/bad3"
+rmdir "$tmp/bad3/patients.part-000003.csv"
 nothing_in "$tmp/bad3"
 
 echo "--- 4 uneven shard files merged (11 + 12 + 12 + 12 patients)"

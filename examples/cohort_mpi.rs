@@ -21,11 +21,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cartsim::cohort::Cohort;
-use cartsim::distributed::{self, Options, PatientsCsv};
+use cartsim::distributed::{self, Options, PatientsCsv, Schedule};
 use cartsim::model::EndpointKind;
 use cartsim::prelude::*;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use mpi::Threading;
 use mpi::traits::Communicator;
+
+/// How patient ids are distributed across ranks.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Sched {
+    /// Chunks handed out by rank 0 on request (absorbs slow or shared nodes).
+    Dynamic,
+    /// One contiguous slice per rank, fixed in advance.
+    Static,
+}
 
 /// Simulate a virtual SLE cohort treated with CD19 CAR-T across MPI ranks.
 #[derive(Parser, Debug)]
@@ -39,17 +49,22 @@ struct Args {
     /// Output directory (on a file system shared by the ranks).
     #[arg(long, default_value = "out/cohort")]
     out: PathBuf,
-    /// Keep the per-rank parts `patients.part-RRRRRR.csv` instead of assembling
+    /// Keep the parts `patients.part-PPPPPP.csv` instead of assembling
     /// `patients.csv` (for node-local output folders or very large cohorts).
     #[arg(long)]
     keep_parts: bool,
-    /// Patients per chunk inside a rank (bounds memory).
-    #[arg(long, default_value_t = cartsim::shard::DEFAULT_CHUNK_PATIENTS)]
-    chunk: u64,
+    /// How patient ids are distributed across ranks.
+    #[arg(long, value_enum, default_value_t = Sched::Dynamic)]
+    schedule: Sched,
+    /// Patients per chunk (dynamic: unit of work, default about 16 chunks per rank; static:
+    /// records held in memory at once, default 4096).
+    #[arg(long)]
+    chunk: Option<u64>,
 }
 
 fn main() -> ExitCode {
-    let Some(universe) = mpi::initialize() else {
+    // Funneled: rayon threads (and rank 0's simulation thread) never call MPI.
+    let Some((universe, _)) = mpi::initialize_with_threading(Threading::Funneled) else {
         eprintln!("error: MPI could not be initialised");
         return ExitCode::FAILURE;
     };
@@ -70,6 +85,10 @@ fn main() -> ExitCode {
         }
     };
     let opts = Options {
+        schedule: match args.schedule {
+            Sched::Dynamic => Schedule::Dynamic,
+            Sched::Static => Schedule::Static,
+        },
         chunk_patients: args.chunk,
         patients_csv: if args.keep_parts {
             PatientsCsv::KeepParts
@@ -100,14 +119,17 @@ fn main() -> ExitCode {
                     result.summary.failed,
                     result.stiff_retries
                 );
-                let times: Vec<String> = report
+                let per_rank: Vec<String> = report
                     .rank_seconds
                     .iter()
-                    .map(|s| format!("{s:.2}"))
+                    .zip(&report.rank_patients)
+                    .map(|(s, p)| format!("{s:.2} s/{p}"))
                     .collect();
                 println!(
-                    "per-rank compute time (s): {}; imbalance (slowest / mean − 1): {:.1}%",
-                    times.join(" "),
+                    "{:?} schedule, {} parts; per rank (compute time/patients): {}; imbalance (slowest / mean − 1): {:.1}%",
+                    opts.schedule,
+                    report.parts,
+                    per_rank.join(", "),
                     100.0 * report.imbalance().unwrap_or(f64::NAN)
                 );
                 let info = cohort.model().endpoint_info();

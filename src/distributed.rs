@@ -1,18 +1,28 @@
 //! Distributed cohorts over MPI (feature `mpi`): the same cohort on a cluster, bit-identical to
 //! one machine.
 //!
-//! [`run_cohort`] splits the patient ids into one contiguous slice per rank
-//! ([`shard_range`]: slices differ by at most one patient). Each rank simulates its slice with
-//! the same per-patient function as [`Cohort::run`] (rayon threads inside the rank), in chunks
-//! of bounded memory, folding patients into the mergeable
-//! [`crate::summary::SummaryAccumulator`] and writing its rows of the
-//! per-patient table to its own part file `DIR/patients.part-RRRRRR.csv` (rank 0's part starts
-//! with the header, so the parts concatenated in rank order are `patients.csv`). Rank 0
-//! receives the partial summaries one at a time and merges them in rank order (the merge is
-//! exact, so the order does not change a bit), then writes `summary.json`, `bands.csv` and, by
-//! default, `patients.csv` assembled from the parts — the files of the single-process `cohort`
-//! example, byte for byte. Memory per rank does not grow with the cohort (in the streaming
-//! summary mode, the default above 2,000 patients).
+//! [`run_cohort`] cuts the patient ids into deterministic parts and has the ranks simulate them
+//! with the same per-patient function as [`Cohort::run`] (rayon threads inside each rank), in
+//! chunks of bounded memory, folding patients into the mergeable
+//! [`crate::summary::SummaryAccumulator`]. Each part's rows of the per-patient table go to its
+//! own file `DIR/patients.part-PPPPPP.csv` (part 0 starts with the header, so the parts
+//! concatenated in name order are `patients.csv`). Rank 0 receives the ranks' partial
+//! summaries one at a time and merges them in rank order, then writes `summary.json`,
+//! `bands.csv` and, by default, `patients.csv` assembled from the parts — the files of the
+//! single-process `cohort` example, byte for byte. The merge is exact (integer counts and
+//! exact sums), so neither the number of ranks nor which rank simulated which part changes a
+//! bit. Memory per rank does not grow with the cohort (in the streaming summary mode, the
+//! default above 2,000 patients).
+//!
+//! **Schedules** ([`Schedule`]): `Static` gives rank `r` the contiguous slice
+//! [`shard_range`]`(n, r, ranks)`; `Dynamic` (the default) cuts the ids into chunks of
+//! [`Options::chunk_patients`] that rank 0 hands out on request while every rank, rank 0
+//! included, simulates. Patient cost varies little (right-hand-side evaluations per patient:
+//! CV 1.7% over 4,000 patients of seed 1, so static slices of that cohort differ in work by
+//! 0.04% on 2 ranks and 1.2% on 64), but the time a rank takes also depends on its core: on a
+//! shared 2-core machine the slowest of 2 static ranks took 3.5–13.7% longer than the mean
+//! with equal CPU time, while the dynamic schedule ends all ranks within about one chunk.
+//! [`Report::imbalance`] measures it on every run.
 //!
 //! **Failure protocol**: every collective step ends with an agreement ([`agree`]): each rank
 //! reports success or its error to rank 0, which broadcasts the outcome, so a bad input (more
@@ -21,17 +31,14 @@
 //! leaving the others waiting. No output is left behind on error: part files are removed and
 //! the final files are written into a staging folder and renamed into place together.
 //!
-//! **Load balance**: a static split is used. Patient cost varies (steps per patient, the rare
-//! stiff retry), but a rank's slice sums thousands of independent patients, so the slowest rank
-//! exceeds the mean by a few percent at realistic sizes; [`Report::imbalance`] measures it on
-//! every run (see the README's "Running on a cluster" for measured figures).
-//!
 //! ```no_run
 //! use cartsim::cohort::Cohort;
 //! use cartsim::distributed::{Options, agree, run_cohort};
 //! use cartsim::prelude::*;
 //!
-//! let universe = mpi::initialize().ok_or(cartsim::Error::Input("MPI init failed".into()))?;
+//! // Funneled: rayon threads and rank 0's simulation thread never call MPI.
+//! let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+//!     .ok_or(cartsim::Error::Input("MPI could not be initialised".into()))?;
 //! let world = universe.world();
 //! // Every rank builds the cohort; all ranks learn if any failed.
 //! let cohort = agree(&world, Cohort::builder(SleModel::default()).patients(10_000).seed(1).build())?;
@@ -44,7 +51,8 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use mpi::Tag;
 use mpi::traits::{Communicator, Destination, Root, Source};
@@ -61,37 +69,49 @@ use crate::summary::SummaryAccumulator;
 
 const TAG_STATUS: Tag = 7101;
 const TAG_RESULT: Tag = 7102;
+const TAG_WORK: Tag = 7103;
+/// Reply of the dynamic coordinator: no more chunks.
+const DONE: u64 = u64::MAX;
 
-/// What becomes of the per-rank part files of the per-patient table.
+/// How patient ids are distributed across ranks. Either way the files are bit-identical: a
+/// patient depends only on `(seed, id)` and the summaries merge exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// One contiguous slice per rank ([`shard_range`]), fixed in advance; no communication
+    /// while simulating. Best on dedicated, identical cores.
+    Static,
+    /// Deterministic chunks of `chunk_patients` ids, handed out on request by rank 0 while
+    /// the ranks simulate (rank 0 simulates too; a worker asks for its next chunk before
+    /// starting the current one, so it never waits). Absorbs slow or shared nodes.
+    #[default]
+    Dynamic,
+}
+
+/// What becomes of the part files of the per-patient table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PatientsCsv {
     /// Rank 0 concatenates the parts into `DIR/patients.csv` and removes them (needs `DIR` on
     /// a file system that every rank shares, as usual on clusters).
     #[default]
     Assemble,
-    /// Leave the parts `DIR/patients.part-RRRRRR.csv` (`cat` them in name order to get
+    /// Leave the parts `DIR/patients.part-PPPPPP.csv` (`cat` them in name order to get
     /// `patients.csv`); no `patients.csv` is written. For very large cohorts or node-local
     /// output folders.
     KeepParts,
 }
 
 /// Options of a distributed run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
-    /// Patients simulated per chunk inside a rank (records of one chunk are held in memory).
-    pub chunk_patients: u64,
+    /// How ids are distributed.
+    pub schedule: Schedule,
+    /// Patients per chunk: the unit of work and of part files with [`Schedule::Dynamic`], the
+    /// unit of memory (records held at once) with [`Schedule::Static`]. `None`: with
+    /// `Dynamic`, `n / (16 · ranks)` clamped to 64..=4096 (about 16 chunks per rank); with
+    /// `Static`, [`DEFAULT_CHUNK_PATIENTS`].
+    pub chunk_patients: Option<u64>,
     /// What becomes of the part files.
     pub patients_csv: PatientsCsv,
-}
-
-impl Default for Options {
-    /// Chunks of [`DEFAULT_CHUNK_PATIENTS`], parts assembled into `patients.csv`.
-    fn default() -> Self {
-        Options {
-            chunk_patients: DEFAULT_CHUNK_PATIENTS,
-            patients_csv: PatientsCsv::Assemble,
-        }
-    }
 }
 
 /// What a rank knows after a successful distributed run.
@@ -101,12 +121,16 @@ pub struct Report {
     pub rank: i32,
     /// Number of ranks.
     pub ranks: i32,
-    /// Patient ids simulated by this rank.
-    pub range: Range<u64>,
-    /// Seconds this rank spent simulating and writing its part.
+    /// Patients simulated by this rank.
+    pub patients: u64,
+    /// Seconds this rank spent simulating and writing its parts.
     pub compute_seconds: f64,
     /// Every rank's `compute_seconds`, in rank order (rank 0 only; empty elsewhere).
     pub rank_seconds: Vec<f64>,
+    /// Every rank's `patients`, in rank order (rank 0 only; empty elsewhere).
+    pub rank_patients: Vec<u64>,
+    /// Number of part files (chunks) the per-patient table was written in.
+    pub parts: u64,
     /// The merged result of the whole cohort, without per-patient records (rank 0 only).
     pub result: Option<CohortResult>,
 }
@@ -124,10 +148,75 @@ impl Report {
     }
 }
 
-/// The part file of `rank`'s rows: `DIR/patients.part-RRRRRR.csv` (six digits, so that name
-/// order is rank order).
-pub fn part_path(dir: &Path, rank: i32) -> PathBuf {
-    dir.join(format!("patients.part-{rank:06}.csv"))
+/// Part file `index` of the per-patient table: `DIR/patients.part-PPPPPP.csv` (six digits or
+/// more, so that name order is id order). Part 0 starts with the header.
+pub fn part_path(dir: &Path, index: u64) -> PathBuf {
+    dir.join(format!("patients.part-{index:06}.csv"))
+}
+
+/// How the ids are cut into parts.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    n: u64,
+    ranks: u64,
+    schedule: Schedule,
+    chunk: u64,
+    parts: u64,
+}
+
+impl Plan {
+    fn new(n: u64, ranks: u64, opts: &Options) -> Plan {
+        match opts.schedule {
+            Schedule::Static => Plan {
+                n,
+                ranks,
+                schedule: Schedule::Static,
+                chunk: opts.chunk_patients.unwrap_or(DEFAULT_CHUNK_PATIENTS).max(1),
+                parts: ranks,
+            },
+            Schedule::Dynamic => {
+                let chunk = opts
+                    .chunk_patients
+                    .unwrap_or_else(|| (n / (16 * ranks.max(1))).clamp(64, 4096))
+                    .max(1);
+                Plan {
+                    n,
+                    ranks,
+                    schedule: Schedule::Dynamic,
+                    chunk,
+                    parts: n.div_ceil(chunk),
+                }
+            }
+        }
+    }
+
+    fn part(&self, i: u64) -> Result<Range<u64>, Error> {
+        match self.schedule {
+            Schedule::Static => shard_range(self.n, i, self.ranks),
+            Schedule::Dynamic => Ok(i * self.chunk..((i + 1) * self.chunk).min(self.n)),
+        }
+    }
+}
+
+/// Removes part files of an earlier run with more parts (rank 0, best effort).
+fn remove_stale_parts(dir: &Path, parts: u64) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(i) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("patients.part-"))
+            .and_then(|n| n.strip_suffix(".csv"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if i >= parts {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// A status message: `[0]` for success, `[1] ++ utf-8 message` for an error.
@@ -234,12 +323,63 @@ pub fn agree<C: Communicator, T>(comm: &C, local: Result<T, Error>) -> Result<T,
 /// A rank's partial result, sent to rank 0.
 #[derive(Serialize, Deserialize)]
 struct Partial {
-    summary: SummaryAccumulator,
+    /// `None` when the rank simulated no chunk (dynamic schedule, more ranks than chunks).
+    summary: Option<SummaryAccumulator>,
     stiff_retries: u64,
+    patients: u64,
     seconds: f64,
 }
 
-/// Simulates `range` and writes its rows (with the header on rank 0) to the rank's part file.
+/// What a rank simulated: its merged result (if any patient) and the part files it wrote.
+#[derive(Default)]
+struct Local {
+    result: Option<CohortResult>,
+    written: Vec<PathBuf>,
+    error: Option<Error>,
+}
+
+impl Local {
+    /// Simulates part `i` of `plan` into its part file and folds it in; records the error.
+    fn simulate<M: Model<N>, const N: usize>(
+        &mut self,
+        cohort: &Cohort<M, N>,
+        plan: &Plan,
+        i: u64,
+        dir: &Path,
+    ) {
+        let path = part_path(dir, i);
+        let header = (i == 0).then(|| io::patients_header(cohort));
+        let r = plan
+            .part(i)
+            .and_then(|range| compute_part(cohort, range, plan.chunk, &path, header.as_deref()));
+        match r {
+            Ok(r) => {
+                self.written.push(path);
+                match self.result.as_mut() {
+                    None => self.result = Some(r),
+                    Some(a) => {
+                        if let Err(reason) = a.summary.merge(&r.summary) {
+                            self.error = Some(Error::Input(reason));
+                        }
+                        a.stiff_retries += r.stiff_retries;
+                        let n = (a.range.end - a.range.start) + (r.range.end - r.range.start);
+                        // Only the count matters here: chunks of one rank need not be adjacent.
+                        a.range = 0..n;
+                    }
+                }
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn patients(&self) -> u64 {
+        self.result
+            .as_ref()
+            .map_or(0, |r| r.range.end - r.range.start)
+    }
+}
+
+/// Simulates `range` and writes its rows (with the header for part 0) to `part`.
 fn compute_part<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     range: Range<u64>,
@@ -261,8 +401,97 @@ fn compute_part<M: Model<N>, const N: usize>(
     result.ok_or_else(|| Error::Input("no result".into()))
 }
 
+/// Dynamic schedule, rank 0: a scoped thread simulates chunks taken from the shared counter
+/// while the main thread (the only one calling MPI) answers the workers' requests.
+fn dynamic_root<C: Communicator, M: Model<N>, const N: usize>(
+    comm: &C,
+    cohort: &Cohort<M, N>,
+    plan: &Plan,
+    dir: &Path,
+) -> Local {
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let mut local = Local::default();
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= plan.parts {
+                    break;
+                }
+                local.simulate(cohort, plan, i, dir);
+                if local.error.is_some() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            local
+        });
+        // Serve until every worker has been told that the work is done (or has quit).
+        let mut finished = 0;
+        while finished < comm.size() - 1 {
+            let Some((msg, status)) = comm
+                .any_process()
+                .immediate_matched_probe_with_tag(TAG_WORK)
+            else {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            };
+            let (quit, _) = msg.matched_receive::<u8>();
+            if quit == 1 {
+                // The worker failed and quits; stop handing out work.
+                stop.store(true, Ordering::Relaxed);
+                finished += 1;
+                continue;
+            }
+            let i = if stop.load(Ordering::Relaxed) {
+                DONE
+            } else {
+                next.fetch_add(1, Ordering::Relaxed)
+            };
+            let i = if i >= plan.parts { DONE } else { i };
+            comm.process_at_rank(status.source_rank())
+                .send_with_tag(&i, TAG_WORK);
+            if i == DONE {
+                finished += 1;
+            }
+        }
+        worker.join().unwrap_or_else(|_| Local {
+            error: Some(Error::Input("rank 0's simulation thread panicked".into())),
+            ..Local::default()
+        })
+    })
+}
+
+/// Dynamic schedule, ranks > 0: ask rank 0 for a chunk, and for the next one before simulating
+/// it.
+fn dynamic_worker<C: Communicator, M: Model<N>, const N: usize>(
+    comm: &C,
+    cohort: &Cohort<M, N>,
+    plan: &Plan,
+    dir: &Path,
+) -> Local {
+    let root = comm.process_at_rank(0);
+    let ask = |quit: bool| root.send_with_tag(&u8::from(quit), TAG_WORK);
+    let mut local = Local::default();
+    ask(false);
+    loop {
+        let (i, _) = root.receive_with_tag::<u64>(TAG_WORK);
+        if i == DONE {
+            break;
+        }
+        if local.error.is_some() {
+            // Chunk `i` will not be simulated: the run has failed.
+            ask(true);
+            break;
+        }
+        ask(false);
+        local.simulate(cohort, plan, i, dir);
+    }
+    local
+}
+
 /// Encodes a partial result for rank 0 (a status byte, then postcard).
-fn encode_partial(r: &Result<Partial, Error>) -> Vec<u8> {
+fn encode_partial(r: &Result<Partial, String>) -> Vec<u8> {
     let status = match r {
         Ok(p) => match postcard::to_allocvec(p) {
             Ok(bytes) if bytes.len() < i32::MAX as usize => {
@@ -276,7 +505,7 @@ fn encode_partial(r: &Result<Partial, Error>) -> Vec<u8> {
             )),
             Err(e) => Err(format!("cannot encode the partial summary: {e}")),
         },
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.clone()),
     };
     encode_status(&status)
 }
@@ -295,7 +524,7 @@ fn write_outputs<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
     dir: &Path,
-    ranks: i32,
+    parts: u64,
     patients_csv: PatientsCsv,
 ) -> Result<(), Error> {
     let layout = OutputLayout::of(cohort);
@@ -305,17 +534,14 @@ fn write_outputs<M: Model<N>, const N: usize>(
     io::write_bands_csv_with(&stage.path("bands.csv"), &layout, result)?;
     if patients_csv == PatientsCsv::Assemble {
         write_patients_from(&stage.path("patients.csv"), None, &mut |w| {
-            for r in 0..ranks {
-                let p = part_path(dir, r);
+            for i in 0..parts {
+                let p = part_path(dir, i);
                 let io_err = |source| Error::Io {
                     path: p.display().to_string(),
                     source,
                 };
                 let mut f = std::fs::File::open(&p).map_err(io_err)?;
-                std::io::copy(&mut f, w).map_err(|source| Error::Io {
-                    path: p.display().to_string(),
-                    source,
-                })?;
+                std::io::copy(&mut f, w).map_err(io_err)?;
             }
             Ok(())
         })?;
@@ -323,8 +549,8 @@ fn write_outputs<M: Model<N>, const N: usize>(
     }
     stage.commit(&names)?;
     if patients_csv == PatientsCsv::Assemble {
-        for r in 0..ranks {
-            let _ = std::fs::remove_file(part_path(dir, r));
+        for i in 0..parts {
+            let _ = std::fs::remove_file(part_path(dir, i));
         }
     }
     Ok(())
@@ -332,7 +558,8 @@ fn write_outputs<M: Model<N>, const N: usize>(
 
 /// Runs `cohort` across the ranks of `comm` and writes its files into `dir` (see the module
 /// docs). Collective: every rank calls it with the same cohort (checked by fingerprint, seed and
-/// size) and the same `dir` and options.
+/// size) and the same `dir` and options. With [`Schedule::Dynamic`], MPI must allow threads
+/// that do not call MPI (initialise with at least [`mpi::Threading::Funneled`]).
 ///
 /// # Errors
 /// On every rank, when any rank fails: [`Error::Input`] for more ranks than patients or ranks
@@ -351,19 +578,26 @@ where
 {
     let (rank, ranks) = (comm.rank(), comm.size());
     let n = cohort.n_patients();
+    let plan = Plan::new(n, ranks as u64, opts);
 
     // 1. Validate on every rank; rank 0 creates the folder. Agreed before any work.
-    let ident = format!("{} {} {}", cohort.fingerprint(), cohort.seed(), n);
+    let ident = format!(
+        "{} {} {} {:?}",
+        cohort.fingerprint(),
+        cohort.seed(),
+        n,
+        opts
+    );
     let root_ident = broadcast_bytes(comm, ident.clone().into_bytes());
     let local = (|| {
-        let range = shard_range(n, rank as u64, ranks as u64).map_err(|_| {
-            Error::Input(format!(
+        if n < ranks as u64 {
+            return Err(Error::Input(format!(
                 "{ranks} MPI ranks for {n} patients: every rank needs at least one patient, use at most {n} ranks"
-            ))
-        })?;
+            )));
+        }
         if root_ident != ident.as_bytes() {
             return Err(Error::Input(format!(
-                "rank {rank} was given another cohort than rank 0 (fingerprint, seed, size: `{ident}` vs `{}`)",
+                "rank {rank} was given another cohort or options than rank 0 (`{ident}` vs `{}`)",
                 String::from_utf8_lossy(&root_ident)
             )));
         }
@@ -372,35 +606,41 @@ where
                 path: dir.display().to_string(),
                 source,
             })?;
+            remove_stale_parts(dir, plan.parts);
         }
-        Ok(range)
+        Ok(())
     })();
-    let range = agree(comm, local)?;
+    agree(comm, local)?;
 
-    // 2. Simulate the slice, write the part, send the partial summary to rank 0.
-    let part = part_path(dir, rank);
+    // 2. Simulate, write the parts, send the partial summary to rank 0.
     let t0 = Instant::now();
-    let header = (rank == 0).then(|| io::patients_header(cohort));
-    let computed = compute_part(
-        cohort,
-        range.clone(),
-        opts.chunk_patients,
-        &part,
-        header.as_deref(),
-    );
+    let mut local = match plan.schedule {
+        Schedule::Static => {
+            let mut l = Local::default();
+            l.simulate(cohort, &plan, rank as u64, dir);
+            l
+        }
+        Schedule::Dynamic if rank == 0 => dynamic_root(comm, cohort, &plan, dir),
+        Schedule::Dynamic => dynamic_worker(comm, cohort, &plan, dir),
+    };
     let seconds = t0.elapsed().as_secs_f64();
+    let patients = local.patients();
+    let own = match local.error.take() {
+        Some(e) => Err(e),
+        None => Ok(local.result.take()),
+    };
     let mut own_error = None;
-    let (outcome, merged, rank_seconds) = if rank == 0 {
+    let (outcome, merged, rank_seconds, rank_patients) = if rank == 0 {
         let mut first: Option<(i32, String)> = None;
-        let mut merged = match computed {
-            Ok(r) => Some(r),
+        let mut merged = match own {
+            Ok(r) => r,
             Err(e) => {
                 first = Some((0, e.to_string()));
                 own_error = Some(e);
                 None
             }
         };
-        let mut rank_seconds = vec![seconds];
+        let (mut rank_seconds, mut rank_patients) = (vec![seconds], vec![patients]);
         // In rank order, one message at a time.
         for r in 1..ranks {
             let (msg, _) = comm
@@ -409,51 +649,85 @@ where
             match decode_partial(&msg) {
                 Ok(p) => {
                     rank_seconds.push(p.seconds);
-                    if let Some(m) = merged.as_mut() {
-                        if let Err(reason) = m.summary.merge(&p.summary) {
-                            first.get_or_insert((r, reason));
+                    rank_patients.push(p.patients);
+                    match (merged.as_mut(), p.summary) {
+                        (Some(m), Some(s)) => {
+                            if let Err(reason) = m.summary.merge(&s) {
+                                first.get_or_insert((r, reason));
+                            }
+                            m.stiff_retries += p.stiff_retries;
                         }
-                        m.stiff_retries += p.stiff_retries;
+                        (None, Some(s)) if first.is_none() => {
+                            merged = Some(CohortResult {
+                                range: 0..n,
+                                seed: cohort.seed(),
+                                summary: s,
+                                records: Vec::new(),
+                                failures: Vec::new(),
+                                stiff_retries: p.stiff_retries,
+                            });
+                        }
+                        _ => {}
                     }
                 }
                 Err(m) => {
                     rank_seconds.push(f64::NAN);
+                    rank_patients.push(0);
                     first.get_or_insert((r, m));
                 }
             }
         }
         // 3. Rank 0 writes the final files.
         if first.is_none() {
-            if let Some(m) = merged.as_mut() {
-                m.range = 0..n;
-                if let Err(e) = write_outputs(cohort, m, dir, ranks, opts.patients_csv) {
-                    first = Some((0, e.to_string()));
-                    own_error = Some(e);
+            match merged.as_mut() {
+                Some(m) if m.summary.patients + m.summary.failed == n => {
+                    m.range = 0..n;
+                    if let Err(e) = write_outputs(cohort, m, dir, plan.parts, opts.patients_csv) {
+                        first = Some((0, e.to_string()));
+                        own_error = Some(e);
+                    }
                 }
+                _ => first = Some((0, "the ranks did not simulate every patient".into())),
             }
         }
-        (broadcast_outcome(comm, first), merged, rank_seconds)
+        (
+            broadcast_outcome(comm, first),
+            merged,
+            rank_seconds,
+            rank_patients,
+        )
     } else {
-        let partial = computed.map(|r| Partial {
-            summary: r.summary,
-            stiff_retries: r.stiff_retries,
-            seconds,
-        });
+        let partial = match own {
+            Ok(r) => Ok(Partial {
+                stiff_retries: r.as_ref().map_or(0, |r| r.stiff_retries),
+                summary: r.map(|r| r.summary),
+                patients,
+                seconds,
+            }),
+            Err(e) => {
+                let m = e.to_string();
+                own_error = Some(e);
+                Err(m)
+            }
+        };
         comm.process_at_rank(0)
             .send_with_tag(&encode_partial(&partial)[..], TAG_RESULT);
-        own_error = partial.err();
-        (broadcast_outcome(comm, None), None, Vec::new())
+        (broadcast_outcome(comm, None), None, Vec::new(), Vec::new())
     };
     if let Some(o) = outcome {
-        let _ = std::fs::remove_file(&part);
+        for p in &local.written {
+            let _ = std::fs::remove_file(p);
+        }
         return Err(failure(comm, own_error, o));
     }
     Ok(Report {
         rank,
         ranks,
-        range,
+        patients,
         compute_seconds: seconds,
         rank_seconds,
+        rank_patients,
+        parts: plan.parts,
         result: merged,
     })
 }
