@@ -31,10 +31,10 @@ use mpi::traits::Communicator;
 /// How patient ids are distributed across ranks.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Sched {
-    /// Chunks handed out by rank 0 on request (absorbs slow or shared nodes).
-    Dynamic,
     /// One contiguous slice per rank, fixed in advance.
     Static,
+    /// Chunks handed out by rank 0 on request (for unequal or shared nodes).
+    Dynamic,
 }
 
 /// Simulate a virtual SLE cohort treated with CD19 CAR-T across MPI ranks.
@@ -54,10 +54,11 @@ struct Args {
     #[arg(long)]
     keep_parts: bool,
     /// How patient ids are distributed across ranks.
-    #[arg(long, value_enum, default_value_t = Sched::Dynamic)]
+    #[arg(long, value_enum, default_value_t = Sched::Static)]
     schedule: Sched,
-    /// Patients per chunk (dynamic: unit of work, default about 16 chunks per rank; static:
-    /// records held in memory at once, default 4096).
+    /// Patients per chunk (dynamic: unit of work and of part files; static: records held in
+    /// memory at once). Default 4096 (dynamic: at most N / ranks). Each chunk has a fixed cost:
+    /// keep it in the thousands.
     #[arg(long)]
     chunk: Option<u64>,
 }
