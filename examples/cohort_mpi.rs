@@ -31,10 +31,11 @@ use mpi::traits::Communicator;
 /// How patient ids are distributed across ranks.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Sched {
+    /// Chunks handed out by rank 0 on request: ranks finish together on unequal or shared
+    /// nodes.
+    Dynamic,
     /// One contiguous slice per rank, fixed in advance.
     Static,
-    /// Chunks handed out by rank 0 on request (for unequal or shared nodes).
-    Dynamic,
 }
 
 /// Simulate a virtual SLE cohort treated with CD19 CAR-T across MPI ranks.
@@ -54,7 +55,7 @@ struct Args {
     #[arg(long)]
     keep_parts: bool,
     /// How patient ids are distributed across ranks.
-    #[arg(long, value_enum, default_value_t = Sched::Static)]
+    #[arg(long, value_enum, default_value_t = Sched::Dynamic)]
     schedule: Sched,
     /// Patients per chunk (dynamic: unit of work and of part files; static: records held in
     /// memory at once). Default 4096 (dynamic: at most N / ranks). Each chunk has a fixed cost:
