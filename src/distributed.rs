@@ -14,15 +14,15 @@
 //! bit. Memory per rank does not grow with the cohort (in the streaming summary mode, the
 //! default above 2,000 patients).
 //!
-//! **Schedules** ([`Schedule`]): `Static` gives rank `r` the contiguous slice
-//! [`shard_range`]`(n, r, ranks)`; `Dynamic` (the default) cuts the ids into chunks of
-//! [`Options::chunk_patients`] that rank 0 hands out on request while every rank, rank 0
-//! included, simulates. Patient cost varies little (right-hand-side evaluations per patient:
-//! CV 1.7% over 4,000 patients of seed 1, so static slices of that cohort differ in work by
-//! 0.04% on 2 ranks and 1.2% on 64), but the time a rank takes also depends on its core: on a
-//! shared 2-core machine the slowest of 2 static ranks took 3.5–13.7% longer than the mean
-//! with equal CPU time, while the dynamic schedule ends all ranks within about one chunk.
-//! [`Report::imbalance`] measures it on every run.
+//! **Schedules** ([`Schedule`]): `Dynamic` (the default) cuts the ids into deterministic chunks
+//! of [`Options::chunk_patients`] that rank 0 hands out on request while every rank, rank 0
+//! included, simulates; `Static` gives rank `r` the contiguous slice
+//! [`shard_range`]`(n, r, ranks)`. Patient cost varies little (right-hand-side evaluations per
+//! patient: CV 1.7% over 4,000 patients of seed 1, so static slices of that cohort differ in
+//! work by 0.04% on 2 ranks and 1.2% on 64), but a rank's speed also depends on its core: on a
+//! shared 2-core machine the slowest of 2 static ranks took up to 16% longer than the mean with
+//! equal CPU time, while dynamic ranks finished within one chunk (3.5% on 40,000 patients, the
+//! rank on the busy core doing 8,000 of them). [`Report::imbalance`] measures it on every run.
 //!
 //! **Failure protocol**: every collective step ends with an agreement ([`agree`]): each rank
 //! reports success or its error to rank 0, which broadcasts the outcome, so a bad input (more
@@ -130,7 +130,8 @@ pub struct Report {
     pub ranks: i32,
     /// Patients simulated by this rank.
     pub patients: u64,
-    /// Seconds this rank spent simulating and writing its parts.
+    /// Seconds from the start of the simulation until this rank finished its last part
+    /// (simulated and written), not counting the wait for the other ranks.
     pub compute_seconds: f64,
     /// Every rank's `compute_seconds`, in rank order (rank 0 only; empty elsewhere).
     pub rank_seconds: Vec<f64>,
@@ -347,6 +348,8 @@ struct Local {
     result: Option<CohortResult>,
     written: Vec<PathBuf>,
     error: Option<Error>,
+    /// When the rank's last part was done.
+    finished: Option<Instant>,
 }
 
 impl Local {
@@ -381,6 +384,7 @@ impl Local {
             }
             Err(e) => self.error = Some(e),
         }
+        self.finished = Some(Instant::now());
     }
 
     fn patients(&self) -> u64 {
@@ -635,7 +639,10 @@ where
         Schedule::Dynamic if rank == 0 => dynamic_root(comm, cohort, &plan, dir),
         Schedule::Dynamic => dynamic_worker(comm, cohort, &plan, dir),
     };
-    let seconds = t0.elapsed().as_secs_f64();
+    // Until the rank's last part was done (not waiting for the others).
+    let seconds = local
+        .finished
+        .map_or(0.0, |t| t.duration_since(t0).as_secs_f64());
     let patients = local.patients();
     let own = match local.error.take() {
         Some(e) => Err(e),
