@@ -18,7 +18,9 @@ if [ "$(id -u)" = 0 ]; then flags+=(--allow-run-as-root); fi
 read -r -a flags <<<"${MPIRUN_FLAGS:-${flags[*]}}"
 mpirun_() { timeout 300 mpirun "${flags[@]}" "$@"; }
 
-cargo build --release --features mpi --example cohort_mpi --example cohort --example shard
+# The single-process examples from the default build (no MPI), cohort_mpi with the feature.
+cargo build --release --example cohort --example shard
+cargo build --release --features mpi --example cohort_mpi
 bin=target/release/examples
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -68,10 +70,11 @@ mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedu
 [ "$(ls "$tmp/parts"/patients.part-*.csv | wc -l)" = 3 ] || fail "expected 3 part files"
 cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
 same "$tmp/single" "$tmp/parts"
-rm "$tmp/parts/patients.csv"
-# The same folder again (stale parts of the static run are replaced or removed).
+# The same folder again: the parts of the static run are replaced, and the stale patients.csv
+# (here the concatenation above) is removed.
 mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedule dynamic \
   --chunk 5 --out "$tmp/parts" >"$tmp/log"
+[ ! -e "$tmp/parts/patients.csv" ] || fail "stale patients.csv left with --keep-parts"
 [ "$(ls "$tmp/parts"/patients.part-*.csv | wc -l)" = 10 ] || fail "expected 10 part files"
 cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
 same "$tmp/single" "$tmp/parts"

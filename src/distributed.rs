@@ -564,9 +564,15 @@ fn write_outputs<M: Model<N>, const N: usize>(
         names.push("patients.csv");
     }
     stage.commit(&names)?;
-    if patients_csv == PatientsCsv::Assemble {
-        for i in 0..parts {
-            let _ = std::fs::remove_file(part_path(dir, i));
+    match patients_csv {
+        PatientsCsv::Assemble => {
+            for i in 0..parts {
+                let _ = std::fs::remove_file(part_path(dir, i));
+            }
+        }
+        // A patients.csv of an earlier run would contradict the parts.
+        PatientsCsv::KeepParts => {
+            let _ = std::fs::remove_file(dir.join("patients.csv"));
         }
     }
     Ok(())
