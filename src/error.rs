@@ -48,6 +48,26 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A shard file that cannot be read or merged, or an incomplete set of shards
+    /// ([`crate::shard`]).
+    #[error("shard {shard}: {reason}")]
+    Shard {
+        /// The shard: its file (in backquotes) or, for a missing one, `K/N (ids a..b)`.
+        shard: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A distributed run failed on a rank (`cartsim::distributed`, feature `mpi`): every rank
+    /// returns this error, naming the lowest failing rank and its message.
+    #[error("rank {rank} of {ranks} failed: {message}")]
+    Rank {
+        /// The lowest failing rank.
+        rank: i32,
+        /// Number of ranks.
+        ranks: i32,
+        /// Its error message.
+        message: String,
+    },
 }
 
 impl From<ScenarioError> for Error {

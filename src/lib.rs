@@ -94,12 +94,16 @@
 
 pub mod calibrate;
 pub mod cohort;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod error;
+mod hash;
 pub mod io;
 pub mod model;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod regimen;
+pub mod shard;
 pub mod simulate;
 pub mod solve;
 pub mod summary;

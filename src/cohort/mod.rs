@@ -479,6 +479,62 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     pub fn summary_mode(&self) -> SummaryMode {
         self.summary_mode
     }
+
+    /// A canonical text description of everything that decides a patient's result and how it
+    /// is summarised, except the seed and the cohort size: model (name, states, parameters with
+    /// their typical values, inputs, outputs, endpoints), population, IIV, regimen, solver
+    /// options, stiff retry, failure and record policies, summary mode, band step and targets.
+    /// Floats are written in Rust's shortest round-trip form, so equal specifications give equal
+    /// text on every platform.
+    pub fn spec_description(&self) -> String {
+        use std::fmt::Write as _;
+        let m = &self.model;
+        let mut s = String::from("cartsim cohort specification 1\n");
+        let names = |it: &mut dyn Iterator<Item = &str>| it.collect::<Vec<_>>().join(",");
+        let _ = writeln!(s, "model: {}", m.name());
+        let _ = writeln!(
+            s,
+            "states: {}",
+            names(&mut m.states().iter().map(|x| x.name))
+        );
+        let _ = writeln!(
+            s,
+            "inputs: {}",
+            names(&mut m.inputs().iter().map(|x| x.name))
+        );
+        let _ = writeln!(
+            s,
+            "outputs: {}",
+            names(&mut m.outputs().iter().map(|x| x.name))
+        );
+        let _ = writeln!(
+            s,
+            "endpoints: {}",
+            names(&mut m.endpoint_info().iter().map(|x| x.name))
+        );
+        s.push_str("typical:");
+        for (p, v) in m.parameters().iter().zip(&self.typical) {
+            let _ = write!(s, " {}={v:?}", p.name);
+        }
+        s.push('\n');
+        let _ = writeln!(s, "population: {:?}", self.population);
+        let _ = writeln!(s, "iiv: {:?}", self.iiv);
+        let _ = writeln!(s, "regimen: {:?}", self.regimen);
+        let _ = writeln!(s, "solver: {:?}", self.solver);
+        let _ = writeln!(s, "stiff_retry: {:?}", self.stiff_retry);
+        let _ = writeln!(s, "on_failure: {:?}", self.on_failure);
+        let _ = writeln!(s, "records: {:?}", self.records);
+        let _ = writeln!(s, "summary_mode: {:?}", self.summary_mode);
+        let _ = writeln!(s, "band_times_day: {:?}", self.band_times_day);
+        let _ = writeln!(s, "targets: {:?}", self.targets);
+        s
+    }
+
+    /// A 64-bit FNV-1a hash of [`Cohort::spec_description`], as 16 hex digits: shards and
+    /// distributed runs of the same specification carry the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        crate::hash::fnv64_hex(self.spec_description().as_bytes())
+    }
     /// A copy of this cohort with another regimen (same patients: common random numbers).
     ///
     /// # Errors

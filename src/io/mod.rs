@@ -14,6 +14,7 @@ pub mod scenario;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cohort::explore::{Arm, ArmResult};
@@ -21,6 +22,7 @@ use crate::cohort::{Cohort, CohortResult, PatientRecord, SolverUsed};
 use crate::error::Error;
 use crate::model::{EndpointKind, Model};
 use crate::regimen::{Amount, CAR_T, Regimen};
+use crate::summary::SummaryMode;
 use crate::variability::Sex;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -60,12 +62,51 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
         return Err(io_err(path)(e));
     }
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
 }
 
 /// A float for JSON: finite values as numbers, others as `null`.
 fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// What the writers need to know about a cohort, without the cohort itself: endpoint names and
+/// kinds, output names, the per-patient table's header and the summary mode.
+///
+/// [`OutputLayout::of`] takes it from a [`Cohort`]; shard files ([`crate::shard`]) carry it so
+/// that a merge step writes the same files as the single-process run without rebuilding the
+/// cohort. Every `*_with` writer below is the code path of the cohort-based writer of the same
+/// name, so both give byte-identical files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputLayout {
+    /// Endpoint names and kinds, in the model's endpoint order.
+    pub endpoints: Vec<(String, EndpointKind)>,
+    /// Output names, in the model's output order.
+    pub outputs: Vec<String>,
+    /// Header of the per-patient table ([`patients_header`]).
+    pub patients_header: Vec<String>,
+    /// Summary mode of the cohort.
+    pub summary_mode: SummaryMode,
+}
+
+impl OutputLayout {
+    /// The layout of `cohort`'s outputs.
+    pub fn of<M: Model<N>, const N: usize>(cohort: &Cohort<M, N>) -> Self {
+        let m = cohort.model();
+        OutputLayout {
+            endpoints: m
+                .endpoint_info()
+                .iter()
+                .map(|e| (e.name.to_string(), e.kind))
+                .collect(),
+            outputs: m.outputs().iter().map(|o| o.name.to_string()).collect(),
+            patients_header: patients_header(cohort),
+            summary_mode: cohort.summary_mode(),
+        }
+    }
 }
 
 /// The cohort summary as JSON:
@@ -75,15 +116,19 @@ pub fn summary_json<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
 ) -> Value {
-    let info = cohort.model().endpoint_info();
+    summary_json_with(&OutputLayout::of(cohort), result)
+}
+
+/// [`summary_json`] from an [`OutputLayout`].
+pub fn summary_json_with(layout: &OutputLayout, result: &CohortResult) -> Value {
     let stats = result.summary.endpoint_stats();
     let mut endpoints = Map::new();
     let mut fractions = Map::new();
-    for (e, s) in info.iter().zip(&stats) {
-        match e.kind {
+    for ((name, kind), s) in layout.endpoints.iter().zip(&stats) {
+        match kind {
             EndpointKind::Continuous => {
                 endpoints.insert(
-                    e.name.to_string(),
+                    name.clone(),
                     json!({
                         "n": s.n, "missing": s.missing, "mean": num(s.mean), "sd": num(s.sd),
                         "p05": num(s.p05), "p25": num(s.p25), "p50": num(s.p50),
@@ -92,7 +137,7 @@ pub fn summary_json<M: Model<N>, const N: usize>(
                 );
             }
             EndpointKind::Flag => {
-                fractions.insert(e.name.to_string(), num(s.mean));
+                fractions.insert(name.clone(), num(s.mean));
             }
         }
     }
@@ -107,7 +152,7 @@ pub fn summary_json<M: Model<N>, const N: usize>(
         "seed": result.seed,
         "failed": result.summary.failed,
         "stiff_retries": result.stiff_retries,
-        "summary_mode": format!("{:?}", cohort.summary_mode()),
+        "summary_mode": format!("{:?}", layout.summary_mode),
         "endpoints": endpoints,
         "fractions": fractions,
         "targets": targets,
@@ -123,7 +168,19 @@ pub fn write_summary_json<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
 ) -> Result<(), Error> {
-    let v = summary_json(cohort, result);
+    write_summary_json_with(path, &OutputLayout::of(cohort), result)
+}
+
+/// [`write_summary_json`] from an [`OutputLayout`].
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_summary_json_with(
+    path: &Path,
+    layout: &OutputLayout,
+    result: &CohortResult,
+) -> Result<(), Error> {
+    let v = summary_json_with(layout, result);
     write_atomic(path, |w| {
         serde_json::to_writer_pretty(&mut *w, &v)?;
         writeln!(w)
@@ -203,14 +260,34 @@ pub fn write_patients_csv<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
 ) -> Result<(), Error> {
+    let header = patients_header(cohort);
     write_atomic(path, |w| {
-        let mut wr = csv::Writer::from_writer(w);
-        wr.write_record(patients_header(cohort))?;
-        for r in &result.records {
-            wr.write_record(patient_row(r))?;
-        }
-        wr.flush()
+        write_csv_record(w, &header)?;
+        write_patient_rows(w, &result.records)
     })
+}
+
+/// Writes one CSV record (e.g. the per-patient header) as [`write_patients_csv`] does.
+///
+/// # Errors
+/// The writer's error.
+pub fn write_csv_record(w: &mut dyn Write, record: &[String]) -> std::io::Result<()> {
+    let mut wr = csv::Writer::from_writer(w);
+    wr.write_record(record)?;
+    wr.flush()
+}
+
+/// Writes the rows of the per-patient table ([`patient_row`]) for `records`, without header, as
+/// [`write_patients_csv`] does: tables written in id-ordered parts concatenate to the same bytes.
+///
+/// # Errors
+/// The writer's error.
+pub fn write_patient_rows(w: &mut dyn Write, records: &[PatientRecord]) -> std::io::Result<()> {
+    let mut wr = csv::Writer::from_writer(w);
+    for r in records {
+        wr.write_record(patient_row(r))?;
+    }
+    wr.flush()
 }
 
 /// Writes percentile bands in long format: `time_day,output,p05,p25,p50,p75,p95`.
@@ -222,14 +299,25 @@ pub fn write_bands_csv<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
 ) -> Result<(), Error> {
-    let outputs = cohort.model().outputs();
+    write_bands_csv_with(path, &OutputLayout::of(cohort), result)
+}
+
+/// [`write_bands_csv`] from an [`OutputLayout`].
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_bands_csv_with(
+    path: &Path,
+    layout: &OutputLayout,
+    result: &CohortResult,
+) -> Result<(), Error> {
     write_atomic(path, |w| {
         let mut wr = csv::Writer::from_writer(w);
         wr.write_record(["time_day", "output", "p05", "p25", "p50", "p75", "p95"])?;
         let times = result.summary.band_times_day();
-        for (k, o) in outputs.iter().enumerate() {
+        for (k, o) in layout.outputs.iter().enumerate() {
             for (t, q) in times.iter().zip(result.summary.bands(k)) {
-                let mut rec = vec![t.to_string(), o.name.to_string()];
+                let mut rec = vec![t.to_string(), o.clone()];
                 rec.extend(q.iter().map(|v| v.to_string()));
                 wr.write_record(&rec)?;
             }

@@ -141,7 +141,7 @@ pub struct EndpointInfo {
 }
 
 /// Whether an endpoint is a number or a yes/no flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EndpointKind {
     /// A real value (may be NaN when undefined for that patient, e.g. no reappearance).
     Continuous,
