@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use cartsim::cohort::{Cohort, CohortResult};
 use cartsim::io::{self, nonmem, scenario::Scenario};
-use cartsim::model::{EndpointKind, Model, SleModel};
+use cartsim::model::{Model, SleModel};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -159,23 +159,8 @@ fn print_summary(
     cohort: &Cohort<SleModel, { cartsim::model::sle::SLE_STATES }>,
     result: &CohortResult,
 ) {
-    let info = cohort.model().endpoint_info();
-    println!(
-        "{:<36} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "endpoint", "mean", "sd", "p05", "p50", "p95"
+    print!(
+        "{}",
+        io::summary_table(cohort.model().endpoint_info(), &result.summary)
     );
-    for (e, s) in info.iter().zip(result.summary.endpoint_stats()) {
-        if e.kind == EndpointKind::Continuous {
-            println!(
-                "{:<36} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}  {}",
-                e.name, s.mean, s.sd, s.p05, s.p50, s.p95, e.unit
-            );
-        }
-    }
-    for (name, f) in result.summary.fractions(info) {
-        println!("{name:<36} {:>9.1}%", 100.0 * f);
-    }
-    for (t, p) in result.summary.target_attainment() {
-        println!("target: {:<28} {:>9.1}%", t.name, 100.0 * p);
-    }
 }

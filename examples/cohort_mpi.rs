@@ -22,7 +22,6 @@ use std::process::ExitCode;
 
 use cartsim::cohort::Cohort;
 use cartsim::distributed::{self, Options, PatientsCsv, Schedule};
-use cartsim::model::EndpointKind;
 use cartsim::prelude::*;
 use clap::{Parser, ValueEnum};
 use mpi::Threading;
@@ -134,22 +133,10 @@ fn main() -> ExitCode {
                     per_rank.join(", "),
                     100.0 * report.imbalance().unwrap_or(f64::NAN)
                 );
-                let info = cohort.model().endpoint_info();
-                println!(
-                    "{:<36} {:>10} {:>10} {:>10} {:>10} {:>10}",
-                    "endpoint", "mean", "sd", "p05", "p50", "p95"
+                print!(
+                    "{}",
+                    cartsim::io::summary_table(cohort.model().endpoint_info(), &result.summary)
                 );
-                for (e, s) in info.iter().zip(result.summary.endpoint_stats()) {
-                    if e.kind == EndpointKind::Continuous {
-                        println!(
-                            "{:<36} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}  {}",
-                            e.name, s.mean, s.sd, s.p05, s.p50, s.p95, e.unit
-                        );
-                    }
-                }
-                for (name, f) in result.summary.fractions(info) {
-                    println!("{name:<36} {:>9.1}%", 100.0 * f);
-                }
                 println!("wrote {}", args.out.display());
             }
             ExitCode::SUCCESS

@@ -159,6 +159,37 @@ pub fn summary_json_with(layout: &OutputLayout, result: &CohortResult) -> Value 
     })
 }
 
+/// The summary as a plain-text table for terminals: continuous endpoints (mean, SD, p05, p50,
+/// p95 with units), then flag fractions and target attainment in percent.
+pub fn summary_table(
+    info: &[crate::model::EndpointInfo],
+    summary: &crate::summary::SummaryAccumulator,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<36} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "endpoint", "mean", "sd", "p05", "p50", "p95"
+    );
+    for (e, st) in info.iter().zip(summary.endpoint_stats()) {
+        if e.kind == EndpointKind::Continuous {
+            let _ = writeln!(
+                s,
+                "{:<36} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}  {}",
+                e.name, st.mean, st.sd, st.p05, st.p50, st.p95, e.unit
+            );
+        }
+    }
+    for (name, f) in summary.fractions(info) {
+        let _ = writeln!(s, "{name:<36} {:>9.1}%", 100.0 * f);
+    }
+    for (t, p) in summary.target_attainment() {
+        let _ = writeln!(s, "target: {:<28} {:>9.1}%", t.name, 100.0 * p);
+    }
+    s
+}
+
 /// Writes [`summary_json`] to `path` (pretty-printed).
 ///
 /// # Errors
