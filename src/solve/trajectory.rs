@@ -93,10 +93,11 @@ impl Trajectory {
 
     #[inline]
     pub(crate) fn set_row(&mut self, i: usize, row: &[f64]) {
-        for (k, &v) in row.iter().enumerate() {
-            if let Some(slot) = self.values.get_mut(k * self.n_times + i) {
-                *slot = v;
-            }
+        if i >= self.n_times {
+            return;
+        }
+        for (column, &v) in self.values.chunks_exact_mut(self.n_times).zip(row) {
+            column[i] = v;
         }
     }
 
@@ -117,7 +118,9 @@ impl Trajectory {
             return f64::NAN;
         }
         let x = ((t_day - self.start_day) / self.step_day).clamp(0.0, (v.len() - 1) as f64);
-        let i = (x.floor() as usize).min(v.len() - 1);
+        // x ≥ 0 (or NaN, which casts to 0 as `floor` would): truncation is `floor`, without
+        // a libm call on baseline x86-64.
+        let i = (x as usize).min(v.len() - 1);
         if i + 1 >= v.len() {
             return v[i];
         }

