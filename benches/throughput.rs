@@ -9,7 +9,8 @@
 //! evaluations per patient, ns per RHS evaluation, heap allocations per patient (counting global
 //! allocator; also per ODE step, by comparing a 1-year and a 2-year horizon), and the largest
 //! relative endpoint error against an rtol = atol = 1e-10 reference on a fixed sample of
-//! patients. The last line is machine-readable.
+//! patients; also, as a tuning figure, patients/s at 1 thread with a daily endpoint grid. The
+//! last line is machine-readable.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,6 +205,18 @@ fn main() {
     let r1 = rate(1, &c);
     let rall = rate(all, &c);
     let eff = rall / (r1 * all as f64);
+    // Tuning figure: the same cohort with endpoints read off a daily grid instead of the
+    // default 0.25-day one (fewer interpolated outputs; see benches/README.md for what it
+    // changes in the results).
+    let daily = cohort(
+        n,
+        Regimen::mackensen_2022(),
+        SolverOptions {
+            output_step_day: 1.0,
+            ..opts
+        },
+    );
+    let r1_daily = rate(1, &daily);
     println!(
         "cohort: default SLE model, Mackensen 2022 regimen, day -6..365, N = {n}, rtol = {}, atol = {}",
         opts.rtol, opts.atol
@@ -213,6 +226,7 @@ fn main() {
     println!("patients/s, {all} threads        {rall:.0}");
     println!("parallel efficiency          {eff:.3}");
     println!("µs per patient, 1 thread     {:.1}", 1e6 / r1);
+    println!("patients/s, 1 thread, daily endpoint grid (output_step_day = 1)  {r1_daily:.0}");
     println!("steps per patient            {steps:.1}");
     println!("RHS evaluations per patient  {evals:.1}");
     println!("ns per RHS evaluation        {ns_per_eval:.1}");
