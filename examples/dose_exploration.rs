@@ -23,7 +23,6 @@ use std::time::Instant;
 
 use cartsim::cohort::explore::{Arm, explore, flu_cy_grid};
 use cartsim::io::{self, scenario::Scenario};
-use cartsim::model::Model;
 use clap::Parser;
 
 /// Explore CAR-T doses and lymphodepletion regimens on one virtual SLE population.
@@ -90,9 +89,9 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     let model = cohort.model();
     let csv_path = args.out.join("dose_exploration.csv");
     io::write_exploration_csv(&csv_path, model, &arms, &results)?;
+    let points = cartsim::cohort::explore::dose_response_points(model, &arms, &results);
     #[cfg(feature = "plot")]
     let figures = {
-        let points = cartsim::plot::dose_response_points(model, &arms, &results);
         let title = format!(
             "Dose response: {} virtual patients per arm (seed {}), same patients in every arm",
             cohort.n_patients(),
@@ -116,30 +115,23 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
         cohort.seed(),
         rayon::current_num_threads()
     );
-    let info = model.endpoint_info();
-    let idx = |name: &str| info.iter().position(|e| e.name == name);
-    let (rem, crs, reap) = (
-        idx("remission_month3"),
-        idx("crs_grade_ge2"),
-        idx("b_cell_reappearance_day"),
-    );
     println!(
         "{:<36} {:>14} {:>12} {:>22}",
         "arm", "remission m3", "CRS >= 2", "B reappearance p50"
     );
-    for r in &results {
-        let s = r.result.summary.endpoint_stats();
-        let get = |i: Option<usize>| i.and_then(|i| s.get(i));
-        // The median over all patients is undefined when most never reappear (or never
+    for (p, r) in points.iter().zip(&results) {
+        // The median over all patients is undefined (NaN) when most never reappear (or never
         // deplete).
-        let reappear = get(reap)
-            .filter(|x| x.n > x.missing)
-            .map_or("n/a".to_string(), |x| format!("{:.0} day", x.p50));
+        let reappear = if p.b_reappearance_median_day.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{:.0} day", p.b_reappearance_median_day)
+        };
         println!(
             "{:<36} {:>13.1}% {:>11.1}% {:>22}  ({} failed)",
-            r.label,
-            get(rem).map_or(f64::NAN, |x| 100.0 * x.mean),
-            get(crs).map_or(f64::NAN, |x| 100.0 * x.mean),
+            p.label,
+            100.0 * p.remission_month3,
+            100.0 * p.crs_ge2,
             reappear,
             r.result.summary.failed
         );

@@ -621,49 +621,7 @@ pub struct ObservationSpec {
     pub output: String,
     /// Residual error (default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub residual: Option<ResidualSpec>,
-}
-
-/// A residual error model (TOML: `{ model = "proportional", cv = 0.2 }`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ResidualSpec {
-    /// No error.
-    None,
-    /// `y = f + sd·ε`.
-    Additive {
-        /// SD in the output's unit.
-        sd: f64,
-    },
-    /// `y = f·(1 + cv·ε)`.
-    Proportional {
-        /// Coefficient of variation.
-        cv: f64,
-    },
-    /// `y = f + sqrt(sd² + (cv·f)²)·ε`.
-    Combined {
-        /// Additive SD.
-        sd: f64,
-        /// Proportional CV.
-        cv: f64,
-    },
-    /// `y = f·exp(sd·ε)`.
-    LogAdditive {
-        /// SD on the log scale.
-        sd: f64,
-    },
-}
-
-impl ResidualSpec {
-    fn to_residual(self) -> ResidualError {
-        match self {
-            ResidualSpec::None => ResidualError::None,
-            ResidualSpec::Additive { sd } => ResidualError::Additive { sd },
-            ResidualSpec::Proportional { cv } => ResidualError::Proportional { cv },
-            ResidualSpec::Combined { sd, cv } => ResidualError::Combined { sd, cv },
-            ResidualSpec::LogAdditive { sd } => ResidualError::LogAdditive { sd },
-        }
-    }
+    pub residual: Option<ResidualError>,
 }
 
 /// Dose-exploration table: a grid on the Erlangen schedule and/or explicit arms.
@@ -1363,7 +1321,7 @@ impl Scenario {
                     .iter()
                     .map(|x| ObservedOutput {
                         output: x.output.clone(),
-                        residual: x.residual.map_or(ResidualError::None, |r| r.to_residual()),
+                        residual: x.residual.unwrap_or(ResidualError::None),
                     })
                     .collect();
             }

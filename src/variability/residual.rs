@@ -2,11 +2,14 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 use crate::error::SpecError;
 
-/// How an observation scatters around the model prediction `f` (ε ~ N(0, 1)).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How an observation scatters around the model prediction `f` (ε ~ N(0, 1)). In a scenario
+/// file: `{ model = "proportional", cv = 0.2 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ResidualError {
     /// No error: `y = f`.
     None,
