@@ -9,9 +9,11 @@
 //!
 //! `cargo bench --bench patient` (add `-- --quick` for a short run).
 
+mod common;
+
 use std::hint::black_box;
 
-use cartsim::model::{Model, Segment, SleModel, SteinModel};
+use cartsim::model::{Model, SleModel, SteinModel};
 use cartsim::prelude::*;
 use cartsim::solve::Method;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -46,25 +48,12 @@ fn patient(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut doses = Vec::new();
-    regimen
-        .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
-        .expect("resolve");
-    let pt = model.prepare(&params, &cov, &doses).expect("prepare");
-    let mut y = model.initial_state(&pt, -6.0);
-    y[0] = 100.0;
-    y[1] = 20.0;
-    y[2] = 3.0;
-    let rates = [0.0; 3];
-    let seg = Segment {
-        start_day: 5.0,
-        end_day: 10.0,
-        infusion_rates: &rates,
-    };
+    let probe = common::RhsProbe::new(&model);
+    let (pt, y, seg) = (&probe.patient, probe.y, probe.segment());
     let mut dy = y;
     c.bench_function("rhs/sle", |b| {
         b.iter(|| {
-            model.rhs(&pt, black_box(7.3), black_box(&y), &seg, &mut dy);
+            model.rhs(pt, black_box(7.3), black_box(&y), &seg, &mut dy);
             black_box(&dy);
         })
     });

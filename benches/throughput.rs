@@ -12,13 +12,15 @@
 //! patients; also, as a tuning figure, patients/s at 1 thread with a daily endpoint grid. The
 //! last line is machine-readable.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use cartsim::cohort::{Cohort, Records};
 use cartsim::model::sle::SLE_STATES;
-use cartsim::model::{Model, Segment, SleModel};
+use cartsim::model::{Model, SleModel};
 use cartsim::prelude::*;
 use cartsim::summary::SummaryMode;
 
@@ -102,31 +104,15 @@ fn main() {
         / 200.0;
 
     // ns per RHS evaluation on a mid-course state of the typical patient.
-    let cov = Covariates::typical();
-    let mut doses = Vec::new();
-    Regimen::mackensen_2022()
-        .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
-        .expect("resolve");
-    let patient = model
-        .prepare(&model.default_params(), &cov, &doses)
-        .expect("prepare");
-    let mut y = model.initial_state(&patient, -6.0);
-    y[0] = 100.0;
-    y[1] = 20.0;
-    y[2] = 3.0;
-    let rates = [0.0; 3];
-    let seg = Segment {
-        start_day: 5.0,
-        end_day: 10.0,
-        infusion_rates: &rates,
-    };
+    let probe = common::RhsProbe::new(&model);
+    let (patient, doses, y, seg) = (&probe.patient, &probe.doses, probe.y, probe.segment());
     let mut dy = y;
     let reps = 2_000_000u32;
     let t = Instant::now();
     for i in 0..reps {
         let ti = 5.0 + (i % 1000) as f64 * 0.004;
         model.rhs(
-            &patient,
+            patient,
             std::hint::black_box(ti),
             std::hint::black_box(&y),
             &seg,
@@ -155,7 +141,7 @@ fn main() {
     let solve_allocs = |end_day: f64| {
         let mut ws = cartsim::solve::Workspace::default();
         let run = |ws: &mut cartsim::solve::Workspace| {
-            cartsim::solve::solve_into(&model, &patient, &doses, -6.0, end_day, &opts, ws)
+            cartsim::solve::solve_into(&model, patient, doses, -6.0, end_day, &opts, ws)
                 .expect("solve")
         };
         run(&mut ws);
