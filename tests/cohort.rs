@@ -1,6 +1,8 @@
 //! Cohort engine: determinism across threads and shards, value stability, statistics of the
 //! sampled population, streaming vs exact summaries, failure handling, bad input.
 
+mod common;
+
 use cartsim::cohort::{Cohort, CohortResult, OnFailure, Records, SolverUsed};
 use cartsim::error::{Error, ParamError, SpecError};
 use cartsim::model::sle::SLE_STATES;
@@ -32,32 +34,6 @@ fn in_pool(threads: usize, f: impl FnOnce() -> CohortResult + Send) -> CohortRes
         .install(f)
 }
 
-/// Every bit of what a cohort reports.
-fn fingerprint(r: &CohortResult, n_outputs: usize) -> Vec<u64> {
-    let mut v = Vec::new();
-    for rec in &r.records {
-        v.push(rec.id);
-        v.extend(rec.params.iter().map(|x| x.to_bits()));
-        v.extend(rec.endpoints.iter().map(|x| x.to_bits()));
-    }
-    for s in r.summary.endpoint_stats() {
-        for x in [s.mean, s.sd, s.p05, s.p25, s.p50, s.p75, s.p95] {
-            v.push(x.to_bits());
-        }
-        v.push(s.n);
-        v.push(s.missing);
-    }
-    for k in 0..n_outputs {
-        for q in r.summary.bands(k) {
-            v.extend(q.iter().map(|x| x.to_bits()));
-        }
-    }
-    for (_, p) in r.summary.target_attainment() {
-        v.push(p.to_bits());
-    }
-    v
-}
-
 #[test]
 fn bit_identical_across_threads_and_shards() {
     for mode in [SummaryMode::Exact, SummaryMode::Streaming { alpha: 0.01 }] {
@@ -73,12 +49,24 @@ fn bit_identical_across_threads_and_shards() {
             c.run_range(3..20).unwrap(),
         ];
         let merged = CohortResult::merge(shards).unwrap();
-        let f1 = fingerprint(&one, n_out);
+        let f1 = common::fingerprint(&one, n_out);
         assert_eq!(one.records.len(), 37);
-        assert_eq!(f1, fingerprint(&two, n_out), "{mode:?}: 1 vs 2 threads");
-        assert_eq!(f1, fingerprint(&eight, n_out), "{mode:?}: 1 vs 8 threads");
-        assert_eq!(f1, fingerprint(&seq, n_out), "{mode:?}: sequential");
-        assert_eq!(f1, fingerprint(&merged, n_out), "{mode:?}: 3 shards");
+        assert_eq!(
+            f1,
+            common::fingerprint(&two, n_out),
+            "{mode:?}: 1 vs 2 threads"
+        );
+        assert_eq!(
+            f1,
+            common::fingerprint(&eight, n_out),
+            "{mode:?}: 1 vs 8 threads"
+        );
+        assert_eq!(f1, common::fingerprint(&seq, n_out), "{mode:?}: sequential");
+        assert_eq!(
+            f1,
+            common::fingerprint(&merged, n_out),
+            "{mode:?}: 3 shards"
+        );
     }
 }
 

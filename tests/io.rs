@@ -3,11 +3,13 @@
 //! decode, show what their titles say) and the examples' behaviour on bad input (non-zero exit,
 //! nothing written).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cartsim::Error;
-use cartsim::cohort::{Cohort, CohortResult};
+use cartsim::cohort::Cohort;
 use cartsim::error::RegimenError;
 use cartsim::io::nonmem::{self, COLUMNS, NonmemOptions, ObservedOutput};
 use cartsim::io::scenario::Scenario;
@@ -25,29 +27,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Every bit of what a cohort reports.
-fn fingerprint(r: &CohortResult, n_outputs: usize) -> Vec<u64> {
-    let mut v = Vec::new();
-    for rec in &r.records {
-        v.push(rec.id);
-        v.extend(rec.params.iter().map(|x| x.to_bits()));
-        v.extend(rec.endpoints.iter().map(|x| x.to_bits()));
-    }
-    for s in r.summary.endpoint_stats() {
-        for x in [s.mean, s.sd, s.p05, s.p25, s.p50, s.p75, s.p95] {
-            v.push(x.to_bits());
-        }
-        v.push(s.n);
-        v.push(s.missing);
-    }
-    for k in 0..n_outputs {
-        for q in r.summary.bands(k) {
-            v.extend(q.iter().map(|x| x.to_bits()));
-        }
-    }
-    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +64,10 @@ fn mackensen_scenario_reproduces_the_default_cohort_bit_for_bit() {
     let n_out = default.model().outputs().len();
     let (a, b) = (from_file.run().unwrap(), default.run().unwrap());
     assert_eq!(a.records.len(), 24);
-    assert_eq!(fingerprint(&a, n_out), fingerprint(&b, n_out));
+    assert_eq!(
+        common::fingerprint(&a, n_out),
+        common::fingerprint(&b, n_out)
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Each test binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+use cartsim::cohort::CohortResult;
 use cartsim::model::stein::SteinPatient;
 use cartsim::prelude::*;
 use cartsim::regimen::ResolvedDose;
@@ -129,4 +130,30 @@ pub fn endpoint(sim: &Simulation, name: &str) -> f64 {
 pub fn output<'a>(sim: &'a Simulation, name: &str) -> &'a [f64] {
     sim.output(name)
         .unwrap_or_else(|| panic!("no output `{name}`"))
+}
+
+/// Every bit of what a cohort reports.
+pub fn fingerprint(r: &CohortResult, n_outputs: usize) -> Vec<u64> {
+    let mut v = Vec::new();
+    for rec in &r.records {
+        v.push(rec.id);
+        v.extend(rec.params.iter().map(|x| x.to_bits()));
+        v.extend(rec.endpoints.iter().map(|x| x.to_bits()));
+    }
+    for s in r.summary.endpoint_stats() {
+        for x in [s.mean, s.sd, s.p05, s.p25, s.p50, s.p75, s.p95] {
+            v.push(x.to_bits());
+        }
+        v.push(s.n);
+        v.push(s.missing);
+    }
+    for k in 0..n_outputs {
+        for q in r.summary.bands(k) {
+            v.extend(q.iter().map(|x| x.to_bits()));
+        }
+    }
+    for (_, p) in r.summary.target_attainment() {
+        v.push(p.to_bits());
+    }
+    v
 }
