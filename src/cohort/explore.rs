@@ -126,10 +126,7 @@ pub fn dose_response_points<M: Model<N>, const N: usize>(
         .zip(results)
         .map(|(arm, r)| {
             let stats = r.result.summary.endpoint_stats();
-            let get = |i: Option<usize>, median: bool| {
-                i.and_then(|i| stats.get(i))
-                    .map_or(f64::NAN, |s| if median { s.p50 } else { s.mean })
-            };
+            let mean = |i: Option<usize>| i.and_then(|i| stats.get(i)).map_or(f64::NAN, |s| s.mean);
             // With more than half missing (never reappeared), the median is undefined.
             let reappear = reap
                 .and_then(|i| stats.get(i))
@@ -140,8 +137,8 @@ pub fn dose_response_points<M: Model<N>, const N: usize>(
                 group: describe_lymphodepletion(&arm.regimen),
                 car_t_dose: dose,
                 dose_unit: unit,
-                remission_month3: get(rem, false),
-                crs_ge2: get(crs, false),
+                remission_month3: mean(rem),
+                crs_ge2: mean(crs),
                 b_reappearance_median_day: reappear,
             }
         })
