@@ -207,6 +207,14 @@ fn main() {
         "cohort: default SLE model, Mackensen 2022 regimen, day -6..365, N = {n}, rtol = {}, atol = {}",
         opts.rtol, opts.atol
     );
+    // Figures depend on the code generation: say which, so that a run can be attributed
+    // (`RUSTFLAGS="-C target-cpu=native"` gives AVX2 on this machine; benches/README.md).
+    println!(
+        "built for                    {} (avx2: {}, fma: {})",
+        std::env::consts::ARCH,
+        cfg!(target_feature = "avx2"),
+        cfg!(target_feature = "fma")
+    );
     println!("threads available            {all}");
     println!("patients/s, 1 thread         {r1:.0}");
     println!("patients/s, {all} threads        {rall:.0}");
