@@ -27,7 +27,7 @@ pub use nalgebra::SVector;
 
 use crate::error::ParamError;
 use crate::regimen::ResolvedDose;
-use crate::solve::Trajectory;
+use crate::solve::{StepSpan, Trajectory};
 use crate::variability::Covariates;
 
 pub use sle::{SleModel, SleParams};
@@ -236,6 +236,37 @@ pub trait Model<const N: usize>: Send + Sync {
 
     /// Observation function: writes the outputs at `t_day` into `out`.
     fn observe(&self, patient: &Self::Patient, t_day: f64, y: &SVector<f64, N>, out: &mut [f64]);
+
+    /// Number of values the model tracks along the solver's accepted steps (default 0). They
+    /// live in [`Trajectory::tracked`] and let endpoints depend on the solution, not on the
+    /// output grid: peaks, threshold crossings, areas and values at fixed times located on the
+    /// dense output of every step, or a fast linear filter of the states integrated exactly
+    /// over each step.
+    fn tracked_len(&self) -> usize {
+        0
+    }
+
+    /// Sets the tracked values before the solve (they start as NaN).
+    fn track_init(&self, _patient: &Self::Patient, _tracked: &mut [f64]) {}
+
+    /// Updates the tracked values with one accepted step, in time order: every step of every
+    /// segment, plus a point span (`step.is_point()`) at each segment start after its boluses
+    /// and at the horizon end after the last ones. Called before the output points the step
+    /// covers are observed. Must not allocate.
+    fn track(&self, _patient: &Self::Patient, _step: &StepSpan<'_, N>, _tracked: &mut [f64]) {}
+
+    /// Completes an output row at `t_day` inside `step` from the tracked values, after
+    /// [`Model::observe`] wrote it (default: nothing). `tracked` holds the values as updated by
+    /// [`Model::track`] with this step.
+    fn observe_tracked(
+        &self,
+        _patient: &Self::Patient,
+        _step: &StepSpan<'_, N>,
+        _t_day: f64,
+        _tracked: &[f64],
+        _out: &mut [f64],
+    ) {
+    }
 
     /// Completes the trajectory after the solve (default: nothing). Models use it for outputs
     /// that feed nothing back and are cheaper and more accurate to compute on the output grid

@@ -19,10 +19,12 @@
 //! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
 //! silently wrong for right-hand sides that depend on t (infusions).
 
+mod dense;
 mod dopri5;
 mod rosenbrock;
 mod trajectory;
 
+pub use dense::{Crossing, Cubic, StepSpan, exp_kernel_moments};
 pub use trajectory::Trajectory;
 
 use nalgebra::SVector;
@@ -179,6 +181,10 @@ where
     ws.row.resize(n_out, 0.0);
     ws.rates.clear();
     ws.rates.resize(model.inputs().len(), 0.0);
+    ws.trajectory.tracked.clear();
+    ws.trajectory.tracked.resize(model.tracked_len(), f64::NAN);
+    model.track_init(patient, &mut ws.trajectory.tracked);
+    let zero = SVector::<f64, N>::zeros();
 
     ws.timeline.clear();
     ws.timeline.push(start_day);
@@ -220,10 +226,14 @@ where
         }
         let last_segment = seg + 1 == n_seg;
 
-        // Output points at the segment start report the post-dose state.
+        // The segment start after its boluses, as a point: tracked, then output points there
+        // report the post-dose state.
         let traj = &mut ws.trajectory;
+        let point = StepSpan::point(a, &y, &zero);
+        model.track(patient, &point, &mut traj.tracked);
         while next_out < traj.len() && traj.time(next_out) <= a + 1e-9 {
             model.observe(patient, a, &y, &mut ws.row);
+            model.observe_tracked(patient, &point, a, &traj.tracked, &mut ws.row);
             traj.set_row(next_out, &ws.row);
             next_out += 1;
         }
@@ -294,10 +304,14 @@ where
         }
         next_dose += 1;
     }
-    // Output points at the very end (within round-off of end_day).
+    // The horizon end after its boluses, as a point; output points at the very end (within
+    // round-off of end_day).
     let traj = &mut ws.trajectory;
+    let point = StepSpan::point(end_day, &y, &zero);
+    model.track(patient, &point, &mut traj.tracked);
     while next_out < traj.len() {
         model.observe(patient, end_day, &y, &mut ws.row);
+        model.observe_tracked(patient, &point, end_day, &traj.tracked, &mut ws.row);
         traj.set_row(next_out, &ws.row);
         next_out += 1;
     }
@@ -330,6 +344,15 @@ impl<const N: usize> GridFiller<'_, N> {
         dy: &SVector<f64, N>,
     ) {
         let h = t - self.prev_t;
+        let span = StepSpan {
+            t0_day: self.prev_t,
+            t1_day: t,
+            y0: &self.prev_y,
+            dy0: &self.prev_dy,
+            y1: y,
+            dy1: dy,
+        };
+        model.track(patient, &span, &mut self.trajectory.tracked);
         // Points at the segment end belong to the next segment's start (post-dose state) or,
         // at the horizon end, to the final fill after the last boluses.
         let limit = self.seg_end_day - 1e-9;
@@ -354,6 +377,7 @@ impl<const N: usize> GridFiller<'_, N> {
                 yi[i] = self.prev_y[i] * h00 + self.prev_dy[i] * h10 + y[i] * h01 + dy[i] * h11;
             }
             model.observe(patient, to, &yi, self.row);
+            model.observe_tracked(patient, &span, to, &self.trajectory.tracked, self.row);
             self.trajectory.set_row(*self.next_out, self.row);
             *self.next_out += 1;
         }

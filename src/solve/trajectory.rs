@@ -9,6 +9,9 @@ pub struct Trajectory {
     n_times: usize,
     n_outputs: usize,
     values: Vec<f64>,
+    /// Values the model tracked along the solver's accepted steps (see
+    /// [`Model::track`](crate::model::Model::track)).
+    pub(crate) tracked: Vec<f64>,
 }
 
 impl Trajectory {
@@ -21,6 +24,13 @@ impl Trajectory {
         self.n_outputs = n_outputs;
         // Every grid point is written by a successful solve: only resize, do not refill.
         self.values.resize(n * n_outputs, f64::NAN);
+    }
+
+    /// The values the model tracked along the solver's accepted steps, independent of the output
+    /// grid (see [`Model::track`](crate::model::Model::track)); empty for models that track
+    /// nothing.
+    pub fn tracked(&self) -> &[f64] {
+        &self.tracked
     }
 
     /// Number of grid times.

@@ -59,14 +59,21 @@
 //! dIl/dt = k_IL·(IL0 − Il) + q(t),     q = p_IL·E·U/(EC50 + E + U)
 //! ```
 //!
-//! is solved exactly on the output grid after the solve, `Il(t+Δ) − IL0 = e^{−k_IL Δ}(Il(t) −
-//! IL0) + ∫₀^Δ e^{−k_IL(Δ−s)} q(t+s) ds`, with `q` (an output, `il6_production_pg_per_ml_per_day`)
-//! interpolated by cubics through four neighbouring grid points (one-sided at the horizon ends
-//! and at CAR-T doses, where `q` jumps). The quadrature error is O(Δ⁴): on the default 0.25-day
-//! grid at most 3.2e-4 relative (days 8–9, where antigen collapses and `q` falls steeply), of
-//! the same order as reading the peak itself off that grid (3e-4); a test bounds both against a
-//! 0.02-day grid. CRS grades change only for peaks within that margin of a grade threshold.
+//! is solved exactly over each accepted solver step, `Il(t+h) − IL0 = e^{−k_IL h}(Il(t) − IL0) +
+//! ∫₀^h e^{−k_IL(h−s)} q(t+s) ds`, with `q` (an output, `il6_production_pg_per_ml_per_day`) the
+//! cubic Hermite interpolant of its values and time derivatives at the step ends (the chain rule
+//! on the solver's derivatives) and the kernel's moments in closed form. Its error is that of the
+//! solver's dense output, so IL-6 and its peak follow the tolerance, not the output grid; the
+//! output column is the same exact solution evaluated inside the step.
 //!
+//! # Endpoints on the dense output
+//! Endpoints are located on the solver's accepted steps, not read off the output grid (see the
+//! `track` module source): the CAR-T peak is the largest value of any step's Hermite cubic, its
+//! AUC the cubics' exact integral, depletion, reappearance and seroconversion days are threshold
+//! crossings of the cubics, and values at fixed days (day 14, day 90, month 3) are the cubic at
+//! that day. So the output grid (`SolverOptions::output_step_day`) changes the reported curves,
+//! the bands and the relapse step, never these endpoints.
+
 //! The state at the start of the horizon is the analytic steady state without therapy: blood B
 //! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/(d_N + k_rec))`,
 //! `K_A` so that `Am0` is an equilibrium, `Pb0`, `Ll0` (1 Mcell) and the antibody production
@@ -105,6 +112,7 @@
 
 mod params;
 mod relapse;
+mod track;
 
 pub use params::{SLE_PARAMS, SleParams};
 
@@ -117,7 +125,7 @@ use crate::model::{
     StateInfo,
 };
 use crate::regimen::ResolvedDose;
-use crate::solve::Trajectory;
+use crate::solve::{StepSpan, Trajectory};
 use crate::variability::{Covariates, Iiv, PatientRng};
 
 /// Number of states of the SLE model.
@@ -652,7 +660,6 @@ pub struct SlePatient {
     flu_auc_mg_h_per_l: f64,
     baseline_anti_dsdna: f64,
     baseline_autoreactive_per_ul: f64,
-    car_t_dose_days: Vec<f64>,
     hill_potential: Power,
     hill_sledai: Power,
     /// Right-hand-side constants folded once per patient. Each is the leading part of the
@@ -877,11 +884,6 @@ impl Model<SLE_STATES> for SleModel {
             flu_auc_mg_h_per_l,
             baseline_anti_dsdna: ab0,
             baseline_autoreactive_per_ul: am0 * to_blood,
-            car_t_dose_days: doses
-                .iter()
-                .filter(|d| d.input == 0)
-                .map(|d| d.time_day)
-                .collect(),
             hill_potential: Power::new(p.potential_hill),
             hill_sledai: Power::new(p.sledai_hill),
             effector_loss_per_day: p.effector_death_per_day + p.effector_to_memory_per_day,
@@ -1044,20 +1046,28 @@ impl Model<SLE_STATES> for SleModel {
         o[out::CYCLOPHOSPHAMIDE] = c_c;
     }
 
-    fn finish(&self, pt: &SlePatient, tr: &mut Trajectory) {
-        let k = pt.p.il6_clearance_per_day;
-        let il0 = pt.p.il6_baseline_pg_per_ml;
-        let dt = tr.step_day();
-        // Production jumps at each CAR-T dose: the first grid point at or after it.
-        let jumps: Vec<usize> = pt
-            .car_t_dose_days
-            .iter()
-            .filter_map(|&d| (0..tr.len()).find(|&i| tr.time(i) >= d - 1e-9))
-            .collect();
-        let (q, il) = tr.output_pair_mut(out::IL6_PRODUCTION, out::IL6);
-        exponential_filter(q, &jumps, k, dt, il);
-        for v in il.iter_mut() {
-            *v += il0;
+    fn tracked_len(&self) -> usize {
+        track::slot::LEN
+    }
+
+    fn track_init(&self, _pt: &SlePatient, tracked: &mut [f64]) {
+        track::init(tracked);
+    }
+
+    fn track(&self, pt: &SlePatient, step: &StepSpan<'_, SLE_STATES>, tracked: &mut [f64]) {
+        track::step(pt, &self.definitions, step, tracked);
+    }
+
+    fn observe_tracked(
+        &self,
+        pt: &SlePatient,
+        step: &StepSpan<'_, SLE_STATES>,
+        t_day: f64,
+        tracked: &[f64],
+        o: &mut [f64],
+    ) {
+        if let Some(v) = o.get_mut(out::IL6) {
+            *v = pt.p.il6_baseline_pg_per_ml + track::il6_excess_at(pt, step, t_day, tracked);
         }
     }
 
@@ -1067,26 +1077,26 @@ impl Model<SLE_STATES> for SleModel {
         }
         let d = &self.definitions;
         let m3 = d.month3_day;
-        let (peak_day, peak) = tr.peak(out::CAR_T, 0.0);
-        o[ep::CAR_T_PEAK] = peak;
-        o[ep::CAR_T_PEAK_DAY] = peak_day;
-        o[ep::CAR_T_AUC_0_28] = tr.auc(out::CAR_T, 0.0, 28.0);
-        o[ep::CAR_T_DAY90] = tr.value_at(out::CAR_T, 90.0);
+        let tk = tr.tracked();
+        if tk.len() < track::slot::LEN {
+            o.iter_mut().for_each(|v| *v = f64::NAN);
+            return;
+        }
+        use track::slot;
+        o[ep::CAR_T_PEAK] = tk[slot::CAR_T_PEAK];
+        o[ep::CAR_T_PEAK_DAY] = tk[slot::CAR_T_PEAK_DAY];
+        o[ep::CAR_T_AUC_0_28] = tk[slot::CAR_T_AUC_0_28];
+        o[ep::CAR_T_DAY90] = tk[slot::CAR_T_DAY90];
         let thr = d.b_cell_threshold_per_ul;
-        let dep = tr.first_below(out::B_CELLS, thr, 0.0);
-        o[ep::B_DEPLETION_DAY] = dep;
-        o[ep::B_REAPPEARANCE_DAY] = if dep.is_nan() {
-            f64::NAN
-        } else {
-            tr.first_at_or_above(out::B_CELLS, thr, dep + tr.step_day())
-        };
-        let b14 = tr.value_at(out::B_CELLS, 14.0);
+        o[ep::B_DEPLETION_DAY] = tk[slot::B_DEPLETION_DAY];
+        o[ep::B_REAPPEARANCE_DAY] = tk[slot::B_REAPPEARANCE_DAY];
+        let b14 = tk[slot::B_DAY14];
         o[ep::B_DAY14] = b14;
         let neg_cut = d.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
-        o[ep::ANTI_DSDNA_NEGATIVE_DAY] = tr.first_below(out::ANTI_DSDNA, neg_cut, 0.0);
-        let sd3 = tr.value_at(out::SLEDAI, m3);
+        o[ep::ANTI_DSDNA_NEGATIVE_DAY] = tk[slot::ANTI_DSDNA_NEGATIVE_DAY];
+        let sd3 = tk[slot::SLEDAI_MONTH3];
         o[ep::SLEDAI_MONTH3] = sd3;
-        let (_, il6_peak) = tr.peak(out::IL6, 0.0);
+        let il6_peak = pt.p.il6_baseline_pg_per_ml + tk[slot::IL6_EXCESS_PEAK];
         o[ep::IL6_PEAK] = il6_peak;
         let grade = d
             .crs_il6_thresholds_pg_per_ml
@@ -1095,10 +1105,10 @@ impl Model<SLE_STATES> for SleModel {
             .count() as f64;
         o[ep::CRS_GRADE] = grade;
         o[ep::FLU_AUC] = pt.flu_auc_mg_h_per_l;
-        o[ep::T_DAY0] = tr.value_at(out::T_CELLS, 0.0);
+        o[ep::T_DAY0] = tk[slot::T_DAY0];
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         o[ep::B_DEPLETED_DAY14] = flag(b14 < thr);
-        o[ep::ANTI_DSDNA_NEGATIVE_MONTH3] = flag(tr.value_at(out::ANTI_DSDNA, m3) < neg_cut);
+        o[ep::ANTI_DSDNA_NEGATIVE_MONTH3] = flag(tk[slot::ANTI_DSDNA_MONTH3] < neg_cut);
         o[ep::REMISSION_MONTH3] = flag(sd3 < d.remission_sledai_below);
         o[ep::CRS_GE1] = flag(grade >= 1.0);
         o[ep::CRS_GE2] = flag(grade >= 2.0);
@@ -1136,123 +1146,9 @@ impl Model<SLE_STATES> for SleModel {
     }
 }
 
-/// Solves `v' = −k·v + q(t)`, `v(0) = 0`, exactly on a regular grid of spacing `dt` for `q`
-/// interpolated by cubics through four neighbouring grid values (one-sided at the ends and
-/// next to the grid indices in `jumps`, where `q` is discontinuous: the value at a jump index is
-/// the post-jump value, and the interval ending there integrates the pre-jump side as zero
-/// production).
-fn exponential_filter(q: &[f64], jumps: &[usize], k: f64, dt: f64, v: &mut [f64]) {
-    let n = q.len().min(v.len());
-    v.iter_mut().for_each(|x| *x = 0.0);
-    if n < 2 {
-        return;
-    }
-    // Weights W_j = dt ∫₀¹ exp(−k·dt·(1 − x)) L_j(x) dx for cubic Lagrange bases on nodes
-    // `nodes` (relative to the interval start), by 8-point Gauss–Legendre.
-    let weights = |nodes: [f64; 4]| -> [f64; 4] {
-        const X: [f64; 8] = [
-            -0.960_289_856_497_536_2,
-            -0.796_666_477_413_626_7,
-            -0.525_532_409_916_329,
-            -0.183_434_642_495_649_8,
-            0.183_434_642_495_649_8,
-            0.525_532_409_916_329,
-            0.796_666_477_413_626_7,
-            0.960_289_856_497_536_2,
-        ];
-        const W: [f64; 8] = [
-            0.101_228_536_290_376_3,
-            0.222_381_034_453_374_5,
-            0.313_706_645_877_887_3,
-            0.362_683_783_378_362,
-            0.362_683_783_378_362,
-            0.313_706_645_877_887_3,
-            0.222_381_034_453_374_5,
-            0.101_228_536_290_376_3,
-        ];
-        let mut out = [0.0; 4];
-        for (xg, wg) in X.iter().zip(W) {
-            let x = 0.5 * (xg + 1.0);
-            let kern = (-k * dt * (1.0 - x)).exp() * 0.5 * wg * dt;
-            for j in 0..4 {
-                let mut l = 1.0;
-                for m in 0..4 {
-                    if m != j {
-                        l *= (x - nodes[m]) / (nodes[j] - nodes[m]);
-                    }
-                }
-                out[j] += kern * l;
-            }
-        }
-        out
-    };
-    let interior = weights([-1.0, 0.0, 1.0, 2.0]);
-    let left = weights([0.0, 1.0, 2.0, 3.0]);
-    let right = weights([-2.0, -1.0, 0.0, 1.0]);
-    let decay = (-k * dt).exp();
-    let is_jump = |i: usize| jumps.contains(&i);
-    for i in 0..n - 1 {
-        // Interval [i, i+1]. Before a jump at i+1 the production is the pre-jump side: zero
-        // before the first CAR-T dose, otherwise continuous enough to extrapolate from the left.
-        let integral = if is_jump(i + 1) {
-            if i >= 3 && q[i] > 0.0 {
-                // Extrapolate the pre-jump production from the left.
-                let w = weights([-3.0, -2.0, -1.0, 0.0]);
-                w[0] * q[i - 3] + w[1] * q[i - 2] + w[2] * q[i - 1] + w[3] * q[i]
-            } else {
-                0.0
-            }
-        } else {
-            let start_left = i == 0 || is_jump(i);
-            let near_right = i + 2 >= n || is_jump(i + 2);
-            if start_left && i + 3 < n && !is_jump(i + 2) && !is_jump(i + 3) {
-                left[0] * q[i] + left[1] * q[i + 1] + left[2] * q[i + 2] + left[3] * q[i + 3]
-            } else if near_right && i >= 2 && !is_jump(i) && !is_jump(i - 1) {
-                right[0] * q[i - 2] + right[1] * q[i - 1] + right[2] * q[i] + right[3] * q[i + 1]
-            } else if !start_left && !near_right {
-                interior[0] * q[i - 1]
-                    + interior[1] * q[i]
-                    + interior[2] * q[i + 1]
-                    + interior[3] * q[i + 2]
-            } else {
-                // Too few smooth neighbours: trapezoid against the kernel.
-                let a = (1.0 - decay) / k;
-                let b = (dt - a) / (k * dt);
-                (a - b) * q[i] + b * q[i + 1]
-            }
-        };
-        v[i + 1] = decay * v[i] + integral;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// v' = −k v + q with q = 1 + sin(t): exact solution for v(0) = 0.
-    fn exact(t: f64, k: f64) -> f64 {
-        let particular = |t: f64| 1.0 / k + (k * t.sin() - t.cos()) / (k * k + 1.0);
-        particular(t) - particular(0.0) * (-k * t).exp()
-    }
-
-    #[test]
-    fn exponential_filter_is_fourth_order_accurate() {
-        let k = 4.0;
-        for (dt, tol) in [(0.25, 2e-5), (0.05, 5e-8)] {
-            let n = (20.0 / dt) as usize + 1;
-            let q: Vec<f64> = (0..n).map(|i| 1.0 + (i as f64 * dt).sin()).collect();
-            let mut v = vec![0.0; n];
-            exponential_filter(&q, &[], k, dt, &mut v);
-            for (i, vi) in v.iter().enumerate() {
-                let e = exact(i as f64 * dt, k);
-                assert!(
-                    (vi - e).abs() < tol,
-                    "dt {dt}, t {}: {vi} vs {e}",
-                    i as f64 * dt
-                );
-            }
-        }
-    }
 
     #[test]
     fn kill_rate_output_matches_the_right_hand_side() {
@@ -1285,24 +1181,6 @@ mod tests {
                 (got - from_rhs).abs() < 1e-9 * (1.0 + from_rhs.abs()),
                 "t {t}: output {got} vs rhs {from_rhs}"
             );
-        }
-    }
-
-    #[test]
-    fn exponential_filter_handles_a_jump() {
-        // q = 0 before t = 1, then 2: v = (2/k)(1 − e^{−k(t−1)}) after.
-        let (k, dt) = (4.0, 0.25);
-        let q: Vec<f64> = (0..41).map(|i| if i >= 4 { 2.0 } else { 0.0 }).collect();
-        let mut v = vec![0.0; q.len()];
-        exponential_filter(&q, &[4], k, dt, &mut v);
-        for (i, vi) in v.iter().enumerate() {
-            let t = i as f64 * dt;
-            let e = if t <= 1.0 {
-                0.0
-            } else {
-                2.0 / k * (1.0 - (-k * (t - 1.0)).exp())
-            };
-            assert!((vi - e).abs() < 1e-12, "t {t}: {vi} vs {e}");
         }
     }
 }

@@ -1,0 +1,242 @@
+//! What the SLE model tracks along the solver's accepted steps, so that its endpoints and its
+//! IL-6 column depend on the solution and the tolerance only, not on the output grid:
+//!
+//! - the CAR-T peak (value and day) and AUC over days 0–28, on each step's dense output (the
+//!   Hermite cubic's maximum and exact integral);
+//! - the first B-cell depletion and reappearance days and the first anti-dsDNA-negative day,
+//!   located on the dense output by bisection;
+//! - blood values at fixed days (B cells at day 14, CAR-T at day 90, SLEDAI and anti-dsDNA at the
+//!   month-3 visit, T cells at day 0);
+//! - IL-6, the fast linear filter `v' = −k_IL·v + q(t)` of the CAR-T production `q`, integrated
+//!   exactly over each step for `q` the Hermite cubic of its values and derivatives at the step
+//!   ends (the exponential kernel's moments in closed form), with its peak.
+
+use nalgebra::SVector;
+
+use super::{SLE_STATES, SleDefinitions, SlePatient, ix, pos};
+use crate::solve::{Crossing, Cubic, StepSpan, exp_kernel_moments};
+
+/// Slots of [`Trajectory::tracked`](crate::solve::Trajectory::tracked).
+pub(super) mod slot {
+    /// CAR-T peak after day 0, cells/µL.
+    pub const CAR_T_PEAK: usize = 0;
+    /// Its day.
+    pub const CAR_T_PEAK_DAY: usize = 1;
+    /// CAR-T AUC over days 0–28, cells·day/µL.
+    pub const CAR_T_AUC_0_28: usize = 2;
+    /// First day blood B cells are below the threshold after day 0 (NaN: not yet).
+    pub const B_DEPLETION_DAY: usize = 3;
+    /// First day they are back at or above it after that (NaN: not yet).
+    pub const B_REAPPEARANCE_DAY: usize = 4;
+    /// First day anti-dsDNA is below the negativity cut-off after day 0 (NaN: not yet).
+    pub const ANTI_DSDNA_NEGATIVE_DAY: usize = 5;
+    /// IL-6 above baseline at the start of the last tracked step, pg/mL.
+    pub const IL6_EXCESS_STEP_START: usize = 6;
+    /// IL-6 above baseline at the end of the last tracked step, pg/mL.
+    pub const IL6_EXCESS: usize = 7;
+    /// Largest IL-6 excess after day 0, pg/mL.
+    pub const IL6_EXCESS_PEAK: usize = 8;
+    /// Blood B cells at day 14, cells/µL.
+    pub const B_DAY14: usize = 9;
+    /// CAR-T at day 90, cells/µL.
+    pub const CAR_T_DAY90: usize = 10;
+    /// SLEDAI surrogate at the month-3 visit.
+    pub const SLEDAI_MONTH3: usize = 11;
+    /// Anti-dsDNA at the month-3 visit, IU/mL.
+    pub const ANTI_DSDNA_MONTH3: usize = 12;
+    /// Blood T cells at day 0 (after the infusion), cells/µL.
+    pub const T_DAY0: usize = 13;
+    /// Number of slots.
+    pub const LEN: usize = 14;
+}
+
+/// States summed for each blood quantity.
+const CAR_T: &[usize] = &[ix::E, ix::M];
+const B_CELLS: &[usize] = &[ix::T3, ix::BN, ix::AM];
+const T_CELLS: &[usize] = &[ix::TH, ix::E, ix::M];
+/// Antigen (CD19+ cells) that engages CAR-T, in the order `observe` sums it.
+const ANTIGEN: [usize; 7] = [ix::BM, ix::T1, ix::T2, ix::T3, ix::BN, ix::AM, ix::PB];
+
+/// IL-6 production by antigen-engaged CAR-T `q = p_IL·E·U / (K + E + U)`, pg/mL/day, and its
+/// time derivative along `dy` (states below zero count as zero, as in `observe`).
+#[inline]
+pub(super) fn il6_production(
+    pt: &SlePatient,
+    y: &SVector<f64, SLE_STATES>,
+    dy: &SVector<f64, SLE_STATES>,
+) -> (f64, f64) {
+    let live = |i: usize| if y[i] > 0.0 { dy[i] } else { 0.0 };
+    let e = pos(y[ix::E]);
+    let de = live(ix::E);
+    let (mut u, mut du) = (0.0, 0.0);
+    for i in ANTIGEN {
+        u += pos(y[i]);
+        du += live(i);
+    }
+    let c = pt.p.il6_production_pg_per_ml_per_day_per_mcell;
+    let den = pt.p.expansion_half_saturation_mcells + e + u;
+    let q = c * e * u / den;
+    let dq = c * ((de * u + e * du) * den - e * u * (de + du)) / (den * den);
+    (q, dq)
+}
+
+/// Fixed-day probes: slot, day, states summed, scale to the output unit.
+fn probes(pt: &SlePatient, defs: &SleDefinitions) -> [(usize, f64, &'static [usize], f64); 5] {
+    let b = pt.to_blood;
+    [
+        (slot::B_DAY14, 14.0, B_CELLS, b),
+        (slot::CAR_T_DAY90, 90.0, CAR_T, b),
+        (slot::SLEDAI_MONTH3, defs.month3_day, &[ix::SD], 1.0),
+        (slot::ANTI_DSDNA_MONTH3, defs.month3_day, &[ix::AB], 1.0),
+        (slot::T_DAY0, 0.0, T_CELLS, b),
+    ]
+}
+
+pub(super) fn init(tracked: &mut [f64]) {
+    if tracked.len() < slot::LEN {
+        return;
+    }
+    tracked[slot::CAR_T_AUC_0_28] = 0.0;
+    tracked[slot::IL6_EXCESS_STEP_START] = 0.0;
+    tracked[slot::IL6_EXCESS] = 0.0;
+}
+
+/// Updates the tracked values with one step (or point).
+pub(super) fn step(
+    pt: &SlePatient,
+    defs: &SleDefinitions,
+    span: &StepSpan<'_, SLE_STATES>,
+    tr: &mut [f64],
+) {
+    if tr.len() < slot::LEN {
+        return;
+    }
+    let (t0, h) = (span.t0_day, span.h_day());
+    let at = |s: f64| t0 + s * h;
+
+    // IL-6: exact over the step, before anything reads it.
+    let v0 = tr[slot::IL6_EXCESS];
+    let v1 = if span.is_point() {
+        v0
+    } else {
+        let k = pt.p.il6_clearance_per_day;
+        let q = production_cubic(pt, span);
+        let m = exp_kernel_moments(k * h);
+        // e^{−z} = 1 − z·I₀.
+        let decay = 1.0 - k * h * m[0];
+        v0 * decay + h * (q.coef[0] * m[0] + q.coef[1] * m[1] + q.coef[2] * m[2] + q.coef[3] * m[3])
+    };
+    tr[slot::IL6_EXCESS_STEP_START] = v0;
+    tr[slot::IL6_EXCESS] = v1;
+
+    // Fixed days: inside the step (t0, t1], or at the point itself (post-dose state).
+    for (k, day, idx, scale) in probes(pt, defs) {
+        let inside = if span.is_point() {
+            (day - t0).abs() <= 1e-9
+        } else {
+            t0 < day && day <= span.t1_day
+        };
+        if inside {
+            tr[k] = pos(span.cubic(idx, scale).value(span.fraction(day)));
+        }
+    }
+
+    if span.t1_day < 0.0 {
+        return;
+    }
+    // The part of the step from day 0 on.
+    let lo = if t0 < 0.0 { span.fraction(0.0) } else { 0.0 };
+    let hi = if span.is_point() { 0.0 } else { 1.0 };
+    let b = pt.to_blood;
+
+    let car = span.cubic(CAR_T, b);
+    let (s, peak) = car.max_on(lo, hi);
+    if tr[slot::CAR_T_PEAK].is_nan() || peak > tr[slot::CAR_T_PEAK] {
+        tr[slot::CAR_T_PEAK] = pos(peak);
+        tr[slot::CAR_T_PEAK_DAY] = at(s);
+    }
+    if t0 < 28.0 && !span.is_point() {
+        let to = span.fraction(28.0);
+        tr[slot::CAR_T_AUC_0_28] += car.integral_to(to) - car.integral_to(lo);
+    }
+
+    let thr = defs.b_cell_threshold_per_ul;
+    if tr[slot::B_REAPPEARANCE_DAY].is_nan() {
+        let bc = span.cubic(B_CELLS, b);
+        let mut from = lo;
+        if tr[slot::B_DEPLETION_DAY].is_nan() {
+            match bc.first_crossing(thr, lo, hi, Crossing::Below) {
+                Some(s) => {
+                    tr[slot::B_DEPLETION_DAY] = at(s);
+                    from = s;
+                }
+                None => from = f64::NAN,
+            }
+        }
+        if from.is_finite() {
+            if let Some(s) = bc.first_crossing(thr, from, hi, Crossing::AtOrAbove) {
+                tr[slot::B_REAPPEARANCE_DAY] = at(s);
+            }
+        }
+    }
+
+    if tr[slot::ANTI_DSDNA_NEGATIVE_DAY].is_nan() {
+        let cut = defs.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        if let Some(s) = span
+            .cubic(&[ix::AB], 1.0)
+            .first_crossing(cut, lo, hi, Crossing::Below)
+        {
+            tr[slot::ANTI_DSDNA_NEGATIVE_DAY] = at(s);
+        }
+    }
+
+    // IL-6 peak on the Hermite cubic of v (v' = q − k·v at both ends).
+    let k = pt.p.il6_clearance_per_day;
+    let il6 = if span.is_point() {
+        Cubic::hermite(v1, 0.0, v1, 0.0, 0.0)
+    } else {
+        let (q0, _) = il6_production(pt, span.y0, span.dy0);
+        let (q1, _) = il6_production(pt, span.y1, span.dy1);
+        Cubic::hermite(v0, q0 - k * v0, v1, q1 - k * v1, h)
+    };
+    let (_, v_peak) = il6.max_on(lo, hi);
+    if tr[slot::IL6_EXCESS_PEAK].is_nan() || v_peak > tr[slot::IL6_EXCESS_PEAK] {
+        tr[slot::IL6_EXCESS_PEAK] = pos(v_peak);
+    }
+}
+
+/// The Hermite cubic of IL-6 production over a step.
+fn production_cubic(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>) -> Cubic {
+    let (q0, dq0) = il6_production(pt, span.y0, span.dy0);
+    let (q1, dq1) = il6_production(pt, span.y1, span.dy1);
+    Cubic::hermite(q0, dq0, q1, dq1, span.h_day())
+}
+
+/// IL-6 above baseline at `t_day` inside the step just tracked, pg/mL: the exact solution from
+/// the step start for the step's production cubic.
+pub(super) fn il6_excess_at(
+    pt: &SlePatient,
+    span: &StepSpan<'_, SLE_STATES>,
+    t_day: f64,
+    tracked: &[f64],
+) -> f64 {
+    if tracked.len() < slot::LEN {
+        return 0.0;
+    }
+    if span.is_point() {
+        return tracked[slot::IL6_EXCESS];
+    }
+    let s = span.fraction(t_day);
+    if s >= 1.0 {
+        return tracked[slot::IL6_EXCESS];
+    }
+    let (h, k) = (span.h_day(), pt.p.il6_clearance_per_day);
+    let q = production_cubic(pt, span);
+    // v(s) = v0·e^{−z s} + h·s·Σ_j c_j·s^j·I_j(z·s).
+    let z = k * h * s;
+    let m = exp_kernel_moments(z);
+    let decay = 1.0 - z * m[0];
+    let c = q.coef;
+    tracked[slot::IL6_EXCESS_STEP_START] * decay
+        + h * s * (c[0] * m[0] + s * (c[1] * m[1] + s * (c[2] * m[2] + s * c[3] * m[3])))
+}
