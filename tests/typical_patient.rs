@@ -161,7 +161,10 @@ fn fludarabine_auc_near_oncology_optimum_fabrizio_2022() {
 fn outputs_finite_and_non_negative_everywhere() {
     let s = sim();
     assert_eq!(s.trajectory.n_outputs(), s.output_info.len());
-    assert_eq!(s.trajectory.len(), ((365.0 + 6.0) / 0.25) as usize + 1);
+    assert_eq!(
+        s.trajectory.len(),
+        ((365.0 + 6.0) / SolverOptions::default().output_step_day) as usize + 1
+    );
     for (k, info) in s.output_info.iter().enumerate() {
         for (i, &v) in s.trajectory.output(k).iter().enumerate() {
             assert!(

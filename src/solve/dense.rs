@@ -82,8 +82,15 @@ impl<'a, const N: usize> StepSpan<'a, N> {
 
     /// The dense output of the linear combination `Σ w_i · y_i` over the state indices `idx`,
     /// scaled by `scale` (e.g. a compartment sum converted to blood concentration).
+    #[inline]
     pub fn cubic(&self, idx: &[usize], scale: f64) -> Cubic {
-        let sum = |v: &SVector<f64, N>| idx.iter().map(|&i| v[i]).sum::<f64>() * scale;
+        let sum = |v: &SVector<f64, N>| {
+            let mut acc = 0.0;
+            for &i in idx {
+                acc += v[i];
+            }
+            acc * scale
+        };
         Cubic::hermite(
             sum(self.y0),
             sum(self.dy0),
@@ -142,6 +149,28 @@ impl Cubic {
         self.h_day * s * (a + s * (b / 2.0 + s * (c / 3.0 + s * d / 4.0)))
     }
 
+    /// Bernstein control points on `[0, 1]`: the cubic lies in their convex hull, and is
+    /// monotone where they are.
+    #[inline]
+    pub fn bernstein(&self) -> [f64; 4] {
+        let [a, b, c, d] = self.coef;
+        [a, a + b / 3.0, a + (2.0 * b + c) / 3.0, a + b + c + d]
+    }
+
+    /// An upper bound of the cubic on `[0, 1]` (the largest control point).
+    #[inline]
+    pub fn upper_bound(&self) -> f64 {
+        let p = self.bernstein();
+        p[0].max(p[1]).max(p[2]).max(p[3])
+    }
+
+    /// A lower bound of the cubic on `[0, 1]` (the smallest control point).
+    #[inline]
+    pub fn lower_bound(&self) -> f64 {
+        let p = self.bernstein();
+        p[0].min(p[1]).min(p[2]).min(p[3])
+    }
+
     /// The interior critical points in `(lo, hi)`, ascending (at most two; NaN marks none).
     fn critical_points(&self, lo: f64, hi: f64) -> [f64; 2] {
         let [_, b, c, d] = self.coef;
@@ -187,6 +216,13 @@ impl Cubic {
         if v_hi > best.1 {
             best = (hi, v_hi);
         }
+        // A monotone control polygon: no interior extremum.
+        let p = self.bernstein();
+        if (p[0] <= p[1] && p[1] <= p[2] && p[2] <= p[3])
+            || (p[0] >= p[1] && p[1] >= p[2] && p[2] >= p[3])
+        {
+            return best;
+        }
         for r in self.critical_points(lo, hi) {
             if r.is_finite() {
                 let v = self.value(r);
@@ -208,6 +244,14 @@ impl Cubic {
         };
         if holds(self.value(lo)) {
             return Some(lo);
+        }
+        // The hull of the control points excludes a crossing anywhere on [0, 1].
+        let out_of_reach = match dir {
+            Crossing::Below => self.lower_bound() >= level,
+            Crossing::AtOrAbove => self.upper_bound() < level,
+        };
+        if out_of_reach {
+            return None;
         }
         let cps = self.critical_points(lo, hi);
         let mut a = lo;
@@ -249,32 +293,35 @@ pub enum Crossing {
 /// `I_j(z) = ∫₀¹ exp(−z·(1 − x)) xʲ dx` for `j = 0..3`, `z ≥ 0`: the weights of the exact
 /// solution of `v' = −k·v + q` over a step when `q` is a cubic in `s` (`z = k·h`).
 ///
-/// A power series for `z < 1`, where the recurrence `I_j = (1 − j·I_{j−1}) / z` would cancel;
-/// the recurrence (error growth at most `3!/z³`) from `I_0 = (1 − e^{−z}) / z` otherwise.
+/// A truncated power series for `z < 1/4`, where the recurrence `I_j = (1 − j·I_{j−1}) / z`
+/// would cancel; the recurrence (error growth at most `3!/z³` ≈ 400 ulp) from
+/// `I_0 = (1 − e^{−z}) / z` otherwise.
 pub fn exp_kernel_moments(z: f64) -> [f64; 4] {
-    let mut out = [0.0; 4];
-    if z < 1.0 {
-        // I_j = Σ_m (−z)^m · j! / (j + m + 1)!
+    if z < 0.25 {
+        // I_j = Σ_m (−z)^m · j! / (j + m + 1)!, 13 terms: the next is below 1e-17 at z = 1/4.
+        const TERMS: usize = 13;
+        let mut out = [0.0; 4];
         for (j, o) in out.iter_mut().enumerate() {
-            // term_m = (−z)^m · j! / (j + m + 1)!, term_0 = 1 / (j + 1).
-            let mut term = 1.0 / (j as f64 + 1.0);
-            let mut sum = term;
-            for m in 1..24 {
-                term *= -z / (j + m + 1) as f64;
-                sum += term;
-                if term.abs() < 1e-18 * sum.abs() {
-                    break;
+            // Horner in (−z): coefficients j!/(j+m+1)! = Π_{i=1..m+1} 1/(j+i) · … built
+            // from the highest term down.
+            let mut acc = 0.0;
+            for m in (0..TERMS).rev() {
+                acc = 1.0 + acc * (-z) / (j + m + 2) as f64;
+                if m == 0 {
+                    acc /= (j + 1) as f64;
                 }
             }
-            *o = sum;
+            *o = acc;
         }
+        out
     } else {
+        let mut out = [0.0; 4];
         out[0] = -(-z).exp_m1() / z;
         for j in 1..4 {
             out[j] = (1.0 - j as f64 * out[j - 1]) / z;
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -295,6 +342,29 @@ mod tests {
         let big_p = |t: f64| t - t * t + 0.125 * t.powi(4);
         let s = 0.7;
         assert!((c.integral_to(s) - (big_p(t0 + s * h) - big_p(t0))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bounds_enclose_the_cubic() {
+        for c in [
+            Cubic::hermite(1.0, 3.0, 0.5, -2.0, 1.3),
+            Cubic::hermite(-1.0, 0.0, 2.0, 0.0, 0.4),
+            Cubic::hermite(0.0, -5.0, 0.0, 5.0, 1.0),
+        ] {
+            let (lo, hi) = (c.lower_bound(), c.upper_bound());
+            for i in 0..=100 {
+                let v = c.value(i as f64 / 100.0);
+                assert!(
+                    lo <= v + 1e-15 && v <= hi + 1e-15,
+                    "{v} not in [{lo}, {hi}]"
+                );
+            }
+            let (_, m) = c.max_on(0.0, 1.0);
+            let dense = (0..=10_000)
+                .map(|i| c.value(i as f64 / 10_000.0))
+                .fold(f64::MIN, f64::max);
+            assert!(m >= dense - 1e-12 && m <= hi + 1e-15, "{m} vs {dense}");
+        }
     }
 
     #[test]
@@ -319,7 +389,7 @@ mod tests {
 
     #[test]
     fn kernel_moments_match_quadrature_on_both_branches() {
-        for z in [0.0, 1e-6, 0.3, 0.999, 1.0, 2.5, 40.0] {
+        for z in [0.0, 1e-6, 0.1, 0.2499, 0.25, 0.999, 2.5, 40.0] {
             let m = exp_kernel_moments(z);
             for (j, &mj) in m.iter().enumerate() {
                 // Composite Simpson, 20,000 panels.

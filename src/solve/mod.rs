@@ -53,7 +53,10 @@ pub struct SolverOptions {
     /// Dopri5 stiffness test interval in accepted steps (ode_solvers aborts a solve that sits on
     /// the stability limit for 15 tests in a row).
     pub stiffness_check_interval: u32,
-    /// Output grid spacing, day. Endpoints are computed on this grid.
+    /// Output grid spacing, day (default 1). The trajectory, cohort bands and anything a model
+    /// computes from the grid (the SLE relapse step reads its kill-rate column) use it; endpoints
+    /// a model tracks on the solver's steps ([`Model::track`]: all the built-in SLE model's
+    /// deterministic ones) do not depend on it.
     pub output_step_day: f64,
     /// Integration method.
     pub method: Method,
@@ -76,14 +79,14 @@ pub enum Method {
 }
 
 impl Default for SolverOptions {
-    /// rtol = atol = 1e-6, 0.25-day output grid, 100 000 steps.
+    /// rtol = atol = 1e-6, daily output grid, 100 000 steps.
     fn default() -> Self {
         SolverOptions {
             rtol: 1e-6,
             atol: 1e-6,
             max_steps: 100_000,
             stiffness_check_interval: 1000,
-            output_step_day: 0.25,
+            output_step_day: 1.0,
             method: Method::Dopri5,
         }
     }

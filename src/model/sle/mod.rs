@@ -1067,7 +1067,7 @@ impl Model<SLE_STATES> for SleModel {
         o: &mut [f64],
     ) {
         if let Some(v) = o.get_mut(out::IL6) {
-            *v = pt.p.il6_baseline_pg_per_ml + track::il6_excess_at(pt, step, t_day, tracked);
+            *v = pt.p.il6_baseline_pg_per_ml + track::il6_excess_at(step, t_day, tracked);
         }
     }
 

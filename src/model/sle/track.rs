@@ -32,6 +32,10 @@ pub(super) mod slot {
     pub const ANTI_DSDNA_NEGATIVE_DAY: usize = 5;
     /// IL-6 above baseline at the start of the last tracked step, pg/mL.
     pub const IL6_EXCESS_STEP_START: usize = 6;
+    /// Its time derivative there, pg/mL/day.
+    pub const IL6_SLOPE_STEP_START: usize = 14;
+    /// Its time derivative at the end of the last tracked step, pg/mL/day.
+    pub const IL6_SLOPE: usize = 15;
     /// IL-6 above baseline at the end of the last tracked step, pg/mL.
     pub const IL6_EXCESS: usize = 7;
     /// Largest IL-6 excess after day 0, pg/mL.
@@ -47,7 +51,7 @@ pub(super) mod slot {
     /// Blood T cells at day 0 (after the infusion), cells/µL.
     pub const T_DAY0: usize = 13;
     /// Number of slots.
-    pub const LEN: usize = 14;
+    pub const LEN: usize = 16;
 }
 
 /// States summed for each blood quantity.
@@ -99,6 +103,8 @@ pub(super) fn init(tracked: &mut [f64]) {
     tracked[slot::CAR_T_AUC_0_28] = 0.0;
     tracked[slot::IL6_EXCESS_STEP_START] = 0.0;
     tracked[slot::IL6_EXCESS] = 0.0;
+    tracked[slot::IL6_SLOPE_STEP_START] = 0.0;
+    tracked[slot::IL6_SLOPE] = 0.0;
 }
 
 /// Updates the tracked values with one step (or point).
@@ -114,20 +120,26 @@ pub(super) fn step(
     let (t0, h) = (span.t0_day, span.h_day());
     let at = |s: f64| t0 + s * h;
 
-    // IL-6: exact over the step, before anything reads it.
+    // IL-6: exact over the step (for the production's cubic), with the slopes v' = q − k·v at
+    // both ends from this step's own production (a CAR-T dose makes it jump at a point).
+    let k = pt.p.il6_clearance_per_day;
     let v0 = tr[slot::IL6_EXCESS];
-    let v1 = if span.is_point() {
-        v0
+    let (dv0, v1, dv1) = if span.is_point() {
+        let (q, _) = il6_production(pt, span.y1, span.dy1);
+        (q - k * v0, v0, q - k * v0)
     } else {
-        let k = pt.p.il6_clearance_per_day;
         let q = production_cubic(pt, span);
         let m = exp_kernel_moments(k * h);
         // e^{−z} = 1 − z·I₀.
         let decay = 1.0 - k * h * m[0];
-        v0 * decay + h * (q.coef[0] * m[0] + q.coef[1] * m[1] + q.coef[2] * m[2] + q.coef[3] * m[3])
+        let v1 = v0 * decay
+            + h * (q.coef[0] * m[0] + q.coef[1] * m[1] + q.coef[2] * m[2] + q.coef[3] * m[3]);
+        (q.coef[0] - k * v0, v1, q.value(1.0) - k * v1)
     };
     tr[slot::IL6_EXCESS_STEP_START] = v0;
+    tr[slot::IL6_SLOPE_STEP_START] = dv0;
     tr[slot::IL6_EXCESS] = v1;
+    tr[slot::IL6_SLOPE] = dv1;
 
     // Fixed days: inside the step (t0, t1], or at the point itself (post-dose state).
     for (k, day, idx, scale) in probes(pt, defs) {
@@ -150,10 +162,13 @@ pub(super) fn step(
     let b = pt.to_blood;
 
     let car = span.cubic(CAR_T, b);
-    let (s, peak) = car.max_on(lo, hi);
-    if tr[slot::CAR_T_PEAK].is_nan() || peak > tr[slot::CAR_T_PEAK] {
-        tr[slot::CAR_T_PEAK] = pos(peak);
-        tr[slot::CAR_T_PEAK_DAY] = at(s);
+    // Past the peak, the control points' bound rules most steps out without a search.
+    if tr[slot::CAR_T_PEAK].is_nan() || car.upper_bound() > tr[slot::CAR_T_PEAK] {
+        let (s, peak) = car.max_on(lo, hi);
+        if tr[slot::CAR_T_PEAK].is_nan() || peak > tr[slot::CAR_T_PEAK] {
+            tr[slot::CAR_T_PEAK] = pos(peak);
+            tr[slot::CAR_T_PEAK_DAY] = at(s);
+        }
     }
     if t0 < 28.0 && !span.is_point() {
         let to = span.fraction(28.0);
@@ -190,19 +205,26 @@ pub(super) fn step(
         }
     }
 
-    // IL-6 peak on the Hermite cubic of v (v' = q − k·v at both ends).
-    let k = pt.p.il6_clearance_per_day;
-    let il6 = if span.is_point() {
-        Cubic::hermite(v1, 0.0, v1, 0.0, 0.0)
-    } else {
-        let (q0, _) = il6_production(pt, span.y0, span.dy0);
-        let (q1, _) = il6_production(pt, span.y1, span.dy1);
-        Cubic::hermite(v0, q0 - k * v0, v1, q1 - k * v1, h)
-    };
-    let (_, v_peak) = il6.max_on(lo, hi);
-    if tr[slot::IL6_EXCESS_PEAK].is_nan() || v_peak > tr[slot::IL6_EXCESS_PEAK] {
-        tr[slot::IL6_EXCESS_PEAK] = pos(v_peak);
+    // IL-6 peak on the Hermite cubic of v.
+    let il6 = il6_cubic(span, tr);
+    if tr[slot::IL6_EXCESS_PEAK].is_nan() || il6.upper_bound() > tr[slot::IL6_EXCESS_PEAK] {
+        let (_, v_peak) = il6.max_on(lo, hi);
+        if tr[slot::IL6_EXCESS_PEAK].is_nan() || v_peak > tr[slot::IL6_EXCESS_PEAK] {
+            tr[slot::IL6_EXCESS_PEAK] = pos(v_peak);
+        }
     }
+}
+
+/// The Hermite cubic of the IL-6 excess over the step just tracked.
+#[inline]
+fn il6_cubic(span: &StepSpan<'_, SLE_STATES>, tr: &[f64]) -> Cubic {
+    Cubic::hermite(
+        tr[slot::IL6_EXCESS_STEP_START],
+        tr[slot::IL6_SLOPE_STEP_START],
+        tr[slot::IL6_EXCESS],
+        tr[slot::IL6_SLOPE],
+        span.h_day(),
+    )
 }
 
 /// The Hermite cubic of IL-6 production over a step.
@@ -212,31 +234,14 @@ fn production_cubic(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>) -> Cubic {
     Cubic::hermite(q0, dq0, q1, dq1, span.h_day())
 }
 
-/// IL-6 above baseline at `t_day` inside the step just tracked, pg/mL: the exact solution from
-/// the step start for the step's production cubic.
-pub(super) fn il6_excess_at(
-    pt: &SlePatient,
-    span: &StepSpan<'_, SLE_STATES>,
-    t_day: f64,
-    tracked: &[f64],
-) -> f64 {
+/// IL-6 above baseline at `t_day` inside the step just tracked, pg/mL: exact at the step ends,
+/// the Hermite cubic of the values and slopes there in between (the dense output's accuracy).
+pub(super) fn il6_excess_at(span: &StepSpan<'_, SLE_STATES>, t_day: f64, tracked: &[f64]) -> f64 {
     if tracked.len() < slot::LEN {
         return 0.0;
     }
     if span.is_point() {
         return tracked[slot::IL6_EXCESS];
     }
-    let s = span.fraction(t_day);
-    if s >= 1.0 {
-        return tracked[slot::IL6_EXCESS];
-    }
-    let (h, k) = (span.h_day(), pt.p.il6_clearance_per_day);
-    let q = production_cubic(pt, span);
-    // v(s) = v0·e^{−z s} + h·s·Σ_j c_j·s^j·I_j(z·s).
-    let z = k * h * s;
-    let m = exp_kernel_moments(z);
-    let decay = 1.0 - z * m[0];
-    let c = q.coef;
-    tracked[slot::IL6_EXCESS_STEP_START] * decay
-        + h * s * (c[0] * m[0] + s * (c[1] * m[1] + s * (c[2] * m[2] + s * c[3] * m[3])))
+    il6_cubic(span, tracked).value(span.fraction(t_day))
 }
