@@ -25,6 +25,7 @@
 pub mod explore;
 
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -371,6 +372,9 @@ pub fn default_band_times(start_day: f64, end_day: f64) -> Vec<f64> {
     t
 }
 
+/// Patients per rayon task (the unit of work stealing within a block).
+const PATIENTS_PER_TASK: u64 = 16;
+
 /// Per-thread scratch reused across patients.
 #[derive(Debug, Default)]
 struct Scratch {
@@ -679,7 +683,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         Ok((r, s.ws.trajectory))
     }
 
-    fn fold_patient(&self, mut p: Partial, s: &mut Scratch, id: u64) -> Partial {
+    fn fold_patient(&self, p: &mut Partial, s: &mut Scratch, id: u64) {
         match self.simulate_into(id, s) {
             Ok(rec) => {
                 let tr = &s.ws.trajectory;
@@ -701,7 +705,6 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
                 p.failures.push(e);
             }
         }
-        p
     }
 
     fn new_partial(&self) -> Partial {
@@ -775,34 +778,63 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         }
         let total = range.end - range.start;
         let done = AtomicU64::new(0);
-        let mut acc = self.new_partial();
+        // One partial result and one scratch per worker thread for the whole run, merged at the
+        // end: summaries merge exactly, so which thread simulated which patient changes no bit,
+        // and a partial's set-up (band sketches, a band batch buffer of a few MB) and merge are
+        // paid once per thread instead of once per rayon task.
+        let workers = if parallel {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
+        let slots: Vec<Mutex<(Partial, Scratch)>> = (0..workers)
+            .map(|_| Mutex::new((self.new_partial(), Scratch::default())))
+            .collect();
+        let lock = |i: usize| slots[i % workers].lock().unwrap_or_else(|e| e.into_inner());
         let mut start = range.start;
         while start < range.end {
             let end = (start + self.block_size).min(range.end);
-            let part = if parallel {
-                (start..end)
-                    .into_par_iter()
-                    .fold(
-                        || (self.new_partial(), Scratch::default()),
-                        |(p, mut s), id| (self.fold_patient(p, &mut s, id), s),
-                    )
-                    .map(|(p, _)| p)
-                    .reduce(|| self.new_partial(), Self::merge_partials)
+            if parallel {
+                let tasks = (end - start).div_ceil(PATIENTS_PER_TASK);
+                (0..tasks).into_par_iter().for_each(|task| {
+                    let mut slot = lock(rayon::current_thread_index().unwrap_or(0));
+                    let (p, s) = &mut *slot;
+                    let a = start + task * PATIENTS_PER_TASK;
+                    for id in a..(a + PATIENTS_PER_TASK).min(end) {
+                        self.fold_patient(p, s, id);
+                    }
+                });
             } else {
-                let mut s = Scratch::default();
-                (start..end).fold(self.new_partial(), |p, id| self.fold_patient(p, &mut s, id))
-            };
-            acc = Self::merge_partials(acc, part);
-            if self.on_failure == OnFailure::Stop && !acc.failures.is_empty() {
-                acc.failures.sort_by_key(|f| f.id);
-                let first = acc.failures.swap_remove(0);
-                return Err(first.into());
+                let mut slot = lock(0);
+                let (p, s) = &mut *slot;
+                for id in start..end {
+                    self.fold_patient(p, s, id);
+                }
+            }
+            if self.on_failure == OnFailure::Stop {
+                let first = (0..workers)
+                    .filter_map(|i| lock(i).0.failures.iter().map(|f| f.id).min())
+                    .min();
+                if let Some(first) = first {
+                    let mut failures: Vec<PatientError> = (0..workers)
+                        .flat_map(|i| std::mem::take(&mut lock(i).0.failures))
+                        .collect();
+                    failures.sort_by_key(|f| f.id);
+                    if let Some(pos) = failures.iter().position(|f| f.id == first) {
+                        return Err(failures.swap_remove(pos).into());
+                    }
+                }
             }
             let d = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
             if let Some(cb) = progress {
                 cb(Progress { done: d, total });
             }
             start = end;
+        }
+        let mut acc = self.new_partial();
+        for slot in slots {
+            let (p, _) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+            acc = Self::merge_partials(acc, p);
         }
         acc.summary.flush();
         acc.records.sort_by_key(|r| r.id);

@@ -80,10 +80,22 @@ impl Store {
     }
 
     fn merge(&mut self, o: &Store) {
-        for (k, &c) in o.counts.iter().enumerate() {
-            if c > 0 {
-                self.add(o.offset + k as i32, c);
-            }
+        // The occupied range of `o`: grow `self` to cover it once, then add bucket by bucket
+        // (a branch-free loop over the overlap instead of one checked `add` per bucket).
+        let Some(first) = o.counts.iter().position(|&c| c > 0) else {
+            return;
+        };
+        let last = o.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        let (lo, hi) = (o.offset + first as i32, o.offset + last as i32);
+        if self.counts.is_empty() || lo < self.offset {
+            self.grow_to(lo);
+        }
+        if hi - self.offset >= self.counts.len() as i32 {
+            self.grow_to(hi);
+        }
+        let start = (lo - self.offset) as usize;
+        for (a, &b) in self.counts[start..].iter_mut().zip(&o.counts[first..=last]) {
+            *a += b;
         }
     }
 
