@@ -297,28 +297,35 @@ pub enum Crossing {
 /// would cancel; the recurrence (error growth at most `3!/z³` ≈ 400 ulp) from
 /// `I_0 = (1 − e^{−z}) / z` otherwise.
 pub fn exp_kernel_moments(z: f64) -> [f64; 4] {
+    /// `1/n` for the series, so that its Horner chains multiply instead of divide.
+    const RECIP: [f64; 18] = {
+        let mut r = [0.0; 18];
+        let mut n = 1;
+        while n < 18 {
+            r[n] = 1.0 / n as f64;
+            n += 1;
+        }
+        r
+    };
     if z < 0.25 {
-        // I_j = Σ_m (−z)^m · j! / (j + m + 1)!, 13 terms: the next is below 1e-17 at z = 1/4.
+        // I_j = Σ_m (−z)^m · j! / (j + m + 1)! = 1/(j+1) · [1 − z/(j+2) · [1 − z/(j+3) · […]]],
+        // 13 terms: the next is below 1e-17 at z = 1/4.
         const TERMS: usize = 13;
         let mut out = [0.0; 4];
         for (j, o) in out.iter_mut().enumerate() {
-            // Horner in (−z): coefficients j!/(j+m+1)! = Π_{i=1..m+1} 1/(j+i) · … built
-            // from the highest term down.
-            let mut acc = 0.0;
-            for m in (0..TERMS).rev() {
-                acc = 1.0 + acc * (-z) / (j + m + 2) as f64;
-                if m == 0 {
-                    acc /= (j + 1) as f64;
-                }
+            let mut acc = 1.0;
+            for m in (1..TERMS).rev() {
+                acc = 1.0 - z * RECIP[j + m + 1] * acc;
             }
-            *o = acc;
+            *o = acc * RECIP[j + 1];
         }
         out
     } else {
+        let inv_z = 1.0 / z;
         let mut out = [0.0; 4];
-        out[0] = -(-z).exp_m1() / z;
+        out[0] = -(-z).exp_m1() * inv_z;
         for j in 1..4 {
-            out[j] = (1.0 - j as f64 * out[j - 1]) / z;
+            out[j] = (1.0 - j as f64 * out[j - 1]) * inv_z;
         }
         out
     }

@@ -115,7 +115,9 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         (100.0 * h0).min(h1.min(h_max))
     };
 
-    let mut fac_old = 1e-4f64;
+    // ln of the previous accepted error (at least 1e-4): the controller's `fac_old^(−β)·err^α`
+    // is one `exp` of logarithms instead of two `powf` (each a log and an exp inside).
+    let mut ln_fac_old = 1e-4f64.ln();
     let mut reject = false;
     let mut last = false;
     let mut n_step = 0u32;
@@ -170,12 +172,12 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         }
         err = (err / N as f64).sqrt();
 
-        // PI controller (ode_solvers' Controller::accept).
-        let fac11 = err.powf(ALPHA);
-        let fac = FACC2.max(FACC1.min(fac11 * fac_old.powf(-BETA) / SAFETY));
+        // PI controller (ode_solvers' Controller::accept, in logarithms).
+        let ln_err = err.ln();
+        let fac = FACC2.max(FACC1.min((ALPHA * ln_err - BETA * ln_fac_old).exp() / SAFETY));
         let mut h_new = h / fac;
         if err <= 1.0 {
-            fac_old = err.max(1e-4);
+            ln_fac_old = ln_err.max(1e-4f64.ln());
             h_new = h_new.min(h_max);
             if reject {
                 h_new = h_new.min(h);
@@ -223,7 +225,7 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
             }
             filler.step(model, patient, t_new, &y, &f0);
         } else {
-            h_new = h / FACC1.min(fac11 / SAFETY);
+            h_new = h / FACC1.min((ALPHA * ln_err).exp() / SAFETY);
             reject = true;
             last = false;
             if work.accepted_steps >= 1 {
