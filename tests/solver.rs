@@ -829,3 +829,34 @@ fn il6_matches_an_independent_quadrature_of_its_production() {
     let ep = sim.endpoint("il6_peak_pg_per_ml").unwrap() - il0;
     assert!(((ep - peak) / peak).abs() < 1e-4, "peak {ep} vs {peak}");
 }
+
+/// Endpoints at fixed days outside the horizon are undefined (NaN), not the last value: a 30-day
+/// course has its CAR-T peak and day-14 B cells, but no day-90 CAR-T count or month-3 visit.
+#[test]
+fn fixed_day_endpoints_beyond_the_horizon_are_nan() {
+    let model = SleModel::default();
+    let short = Regimen::builder()
+        .horizon(-6.0, 30.0)
+        .drug(
+            "car_t",
+            Amount::CellsPerKg(1e6),
+            &[0.0],
+            Administration::Bolus,
+        )
+        .build()
+        .unwrap();
+    let sim = simulate(
+        &model,
+        &model.default_params(),
+        &Covariates::typical(),
+        &short,
+        &SolverOptions::default(),
+    )
+    .unwrap();
+    for name in ["car_t_peak_cells_per_ul", "b_cells_day14_cells_per_ul"] {
+        assert!(sim.endpoint(name).unwrap().is_finite(), "{name}");
+    }
+    for name in ["car_t_day90_cells_per_ul", "sledai_month3"] {
+        assert!(sim.endpoint(name).unwrap().is_nan(), "{name}");
+    }
+}

@@ -71,9 +71,10 @@
 //! `track` module source): the CAR-T peak is the largest value of any step's Hermite cubic, its
 //! AUC the cubics' exact integral, depletion, reappearance and seroconversion days are threshold
 //! crossings of the cubics, and values at fixed days (day 14, day 90, month 3) are the cubic at
-//! that day. So the output grid (`SolverOptions::output_step_day`) changes the reported curves,
-//! the bands and the relapse step, never these endpoints.
-
+//! that day (NaN when that day lies outside the horizon). So the output grid
+//! (`SolverOptions::output_step_day`) changes the reported curves, the bands and the relapse
+//! step, never these endpoints.
+//!
 //! The state at the start of the horizon is the analytic steady state without therapy: blood B
 //! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/(d_N + k_rec))`,
 //! `K_A` so that `Am0` is an equilibrium, `Pb0`, `Ll0` (1 Mcell) and the antibody production
