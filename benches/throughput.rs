@@ -238,8 +238,9 @@ fn main() {
     println!("patients/s, 1 thread         {r1:.0}");
     println!("patients/s, {all} threads        {rall:.0}");
     println!("parallel efficiency          {eff:.3}");
-    // On a shared VM, time stolen by other guests lowers the wall-clock efficiency; the CPU
-    // time the cohort itself used shows the runner's own parallel overhead.
+    // The CPU time the process used, per patient: their ratio separates the runner's parallel
+    // overhead (extra work at more threads) from threads waiting for a core. On a VM it still
+    // counts time stolen while a thread was running, so it is noisy there too.
     if let (Some(a), Some(b)) = (cpu1, cpu_all) {
         println!(
             "CPU time per patient         {:.1} µs (1 thread), {:.1} µs ({all} threads): work efficiency {:.3}",
