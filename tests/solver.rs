@@ -860,3 +860,74 @@ fn fixed_day_endpoints_beyond_the_horizon_are_nan() {
         assert!(sim.endpoint(name).unwrap().is_nan(), "{name}");
     }
 }
+
+/// The endpoints located on the solver's steps against the same endpoints read off a 0.005-day
+/// output grid of the same solve by the grid helpers of `Trajectory` (parabolic peak, log-linear
+/// crossings, trapezoidal area), for varied cohort patients: two independent routes to each
+/// number, which must agree to the fine grid's own accuracy.
+#[test]
+fn tracked_endpoints_match_a_fine_output_grid() {
+    let model = SleModel::default();
+    let cohort = cartsim::cohort::Cohort::builder(model)
+        .patients(6)
+        .seed(7)
+        .solver(SolverOptions {
+            output_step_day: 0.005,
+            ..SolverOptions::default()
+        })
+        .build()
+        .unwrap();
+    let ep = |name: &str| {
+        model
+            .endpoint_info()
+            .iter()
+            .position(|e| e.name == name)
+            .unwrap()
+    };
+    let col = |name: &str| model.output_index(name).unwrap();
+    let thr = model.definitions.b_cell_threshold_per_ul;
+    for id in 0..6 {
+        let (rec, tr) = cohort.simulate_patient(id).unwrap();
+        let e = |name: &str| rec.endpoints[ep(name)];
+        let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-9);
+
+        let (day, peak) = tr.peak(col("car_t_cells_per_ul"), 0.0);
+        assert!(
+            rel(e("car_t_peak_cells_per_ul"), peak) < 1e-6,
+            "patient {id}: peak"
+        );
+        assert!(
+            (e("car_t_peak_day") - day).abs() < 1e-3,
+            "patient {id}: peak day"
+        );
+        let auc = tr.auc(col("car_t_cells_per_ul"), 0.0, 28.0);
+        assert!(
+            rel(e("car_t_auc_0_28_cells_day_per_ul"), auc) < 1e-5,
+            "patient {id}: AUC"
+        );
+
+        let b = col("b_cells_per_ul");
+        let dep = tr.first_below(b, thr, 0.0);
+        assert!(
+            (e("b_cell_depletion_day") - dep).abs() < 1e-4,
+            "patient {id}: depletion"
+        );
+        let back = tr.first_at_or_above(b, thr, dep + tr.step_day());
+        let got = e("b_cell_reappearance_day");
+        assert!(
+            (got - back).abs() < 1e-4 || (got.is_nan() && back.is_nan()),
+            "patient {id}: reappearance {got} vs {back}"
+        );
+        let b14 = tr.value_at(b, 14.0);
+        assert!(
+            rel(e("b_cells_day14_cells_per_ul"), b14) < 1e-9,
+            "patient {id}: day 14"
+        );
+
+        let (_, il6) = tr.peak(col("il6_pg_per_ml"), 0.0);
+        assert!(
+            rel(e("il6_peak_pg_per_ml"), il6) < 1e-6,
+            "patient {id}: IL-6 peak"
+        );
+    }
+}
