@@ -67,6 +67,20 @@ fn bit_identical_across_threads_and_shards() {
             common::fingerprint(&merged, n_out),
             "{mode:?}: 3 shards"
         );
+        // The summaries themselves, as stored in shard files: byte for byte, whoever added which
+        // patient in which order (canonical sketches).
+        let bytes = |r: &CohortResult| serde_json::to_vec(&r.summary).unwrap();
+        for (other, what) in [
+            (&two, "2 threads"),
+            (&eight, "8 threads"),
+            (&seq, "sequential"),
+            (&merged, "3 shards"),
+        ] {
+            assert!(
+                bytes(&one) == bytes(other),
+                "{mode:?}: serialized summary, 1 thread vs {what}"
+            );
+        }
     }
 }
 

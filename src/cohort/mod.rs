@@ -836,7 +836,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             let (p, _) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
             acc = Self::merge_partials(acc, p);
         }
-        acc.summary.flush();
+        acc.summary.canonicalize();
         acc.records.sort_by_key(|r| r.id);
         acc.failures.sort_by_key(|f| f.id);
         let stiff_retries = acc

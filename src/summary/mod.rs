@@ -336,7 +336,22 @@ impl SummaryAccumulator {
         for (a, b) in self.target_hits.iter_mut().zip(&o.target_hits) {
             *a += b;
         }
+        self.canonicalize();
         Ok(())
+    }
+
+    /// Flushes the band buffer and puts every quantile accumulator in its canonical form (see
+    /// [`Sketch::canonicalize`]), so that a summary's value and its serialized bytes depend only
+    /// on which patients it holds, not on which thread, shard or rank added them, or in which
+    /// order. [`SummaryAccumulator::merge`] ends with it.
+    pub fn canonicalize(&mut self) {
+        self.flush();
+        for e in &mut self.endpoints {
+            e.sketch.canonicalize();
+        }
+        for b in &mut self.bands {
+            b.canonicalize();
+        }
     }
 
     /// Endpoint statistics, in endpoint order.

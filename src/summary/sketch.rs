@@ -102,6 +102,20 @@ impl Store {
     fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// Drops the empty buckets at both ends: the canonical form, the same whatever order the
+    /// counts arrived in.
+    fn trim(&mut self) {
+        let Some(first) = self.counts.iter().position(|&c| c > 0) else {
+            self.counts = Vec::new();
+            self.offset = 0;
+            return;
+        };
+        let last = self.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        self.counts.truncate(last + 1);
+        self.counts.drain(..first);
+        self.offset += first as i32;
+    }
 }
 
 impl LogSketch {
@@ -228,6 +242,19 @@ impl Sketch {
                 Ok(())
             }
             _ => Err("cannot merge quantile accumulators of different kinds or accuracy".into()),
+        }
+    }
+
+    /// Puts the accumulator in its canonical form: streaming stores trimmed to their occupied
+    /// buckets, exact values sorted. Equal contents then compare and serialize equal, whatever
+    /// the order values were added or accumulators merged in.
+    pub fn canonicalize(&mut self) {
+        match self {
+            Sketch::Exact(v) => v.sort_by(f64::total_cmp),
+            Sketch::Streaming(s) => {
+                s.pos.trim();
+                s.neg.trim();
+            }
         }
     }
 
