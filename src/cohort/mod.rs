@@ -812,17 +812,13 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
                 }
             }
             if self.on_failure == OnFailure::Stop {
-                let first = (0..workers)
-                    .filter_map(|i| lock(i).0.failures.iter().map(|f| f.id).min())
-                    .min();
-                if let Some(first) = first {
-                    let mut failures: Vec<PatientError> = (0..workers)
-                        .flat_map(|i| std::mem::take(&mut lock(i).0.failures))
-                        .collect();
+                // The lowest failing id of the blocks run so far, whichever thread met it.
+                let mut failures: Vec<PatientError> = (0..workers)
+                    .flat_map(|i| std::mem::take(&mut lock(i).0.failures))
+                    .collect();
+                if !failures.is_empty() {
                     failures.sort_by_key(|f| f.id);
-                    if let Some(pos) = failures.iter().position(|f| f.id == first) {
-                        return Err(failures.swap_remove(pos).into());
-                    }
+                    return Err(failures.swap_remove(0).into());
                 }
             }
             let d = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
