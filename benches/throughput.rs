@@ -56,20 +56,8 @@ fn cohort(n: u64, regimen: Regimen, solver: SolverOptions) -> Cohort<SleModel, S
         .expect("valid cohort")
 }
 
-/// Process CPU time (user + system), seconds, from `/proc/self/stat` (Linux; None elsewhere).
-fn cpu_time_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // Linux reports them in USER_HZ = 100 ticks per second on every mainstream architecture.
-    Some(ticks / 100.0)
-}
-
 /// Patients/s (best of three runs) and CPU seconds per patient (of the same runs, least).
-fn rate(threads: usize, c: &Cohort<SleModel, SLE_STATES>) -> (f64, Option<f64>) {
+fn rate(threads: usize, c: &Cohort<SleModel, SLE_STATES>) -> (f64, f64) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -77,16 +65,13 @@ fn rate(threads: usize, c: &Cohort<SleModel, SLE_STATES>) -> (f64, Option<f64>) 
     // Warm-up, then the best of three.
     pool.install(|| c.run_range(0..200.min(c.n_patients())).expect("run"));
     let mut best = f64::INFINITY;
-    let mut best_cpu: Option<f64> = None;
+    let mut best_cpu = f64::INFINITY;
     for _ in 0..3 {
-        let cpu0 = cpu_time_s();
+        let cpu = cpu_time::ProcessTime::now();
         let t = Instant::now();
         pool.install(|| c.run().expect("run"));
         best = best.min(t.elapsed().as_secs_f64());
-        if let (Some(a), Some(b)) = (cpu0, cpu_time_s()) {
-            let per = (b - a) / c.n_patients() as f64;
-            best_cpu = Some(best_cpu.map_or(per, |x: f64| x.min(per)));
-        }
+        best_cpu = best_cpu.min(cpu.elapsed().as_secs_f64() / c.n_patients() as f64);
     }
     (c.n_patients() as f64 / best, best_cpu)
 }
@@ -241,14 +226,12 @@ fn main() {
     // The CPU time the process used, per patient: their ratio separates the runner's parallel
     // overhead (extra work at more threads) from threads waiting for a core. On a VM it still
     // counts time stolen while a thread was running, so it is noisy there too.
-    if let (Some(a), Some(b)) = (cpu1, cpu_all) {
-        println!(
-            "CPU time per patient         {:.1} µs (1 thread), {:.1} µs ({all} threads): work efficiency {:.3}",
-            a * 1e6,
-            b * 1e6,
-            a / b
-        );
-    }
+    println!(
+        "CPU time per patient         {:.1} µs (1 thread), {:.1} µs ({all} threads): work efficiency {:.3}",
+        cpu1 * 1e6,
+        cpu_all * 1e6,
+        cpu1 / cpu_all
+    );
     println!("µs per patient, 1 thread     {:.1}", 1e6 / r1);
     println!("patients/s, 1 thread, 6-hourly output grid (output_step_day = 0.25)  {r1_fine:.0}");
     println!("steps per patient            {steps:.1}");

@@ -827,12 +827,12 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             }
             start = end;
         }
+        // Summary merges leave the result canonical (sketches trimmed, exact values sorted).
         let mut acc = self.new_partial();
         for slot in slots {
             let (p, _) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
             acc = Self::merge_partials(acc, p);
         }
-        acc.summary.canonicalize();
         acc.records.sort_by_key(|r| r.id);
         acc.failures.sort_by_key(|f| f.id);
         let stiff_retries = acc

@@ -53,14 +53,14 @@ impl<'a, const N: usize> StepSpan<'a, N> {
         self.t1_day <= self.t0_day
     }
 
-    /// Position `s ∈ [0, 1]` of `t_day` in the step (0 for a point).
+    /// Position `s ∈ [0, 1]` of `t_day` in the step (1, the end, for a point).
     #[inline]
     pub fn fraction(&self, t_day: f64) -> f64 {
         let h = self.h_day();
         if h > 0.0 {
             ((t_day - self.t0_day) / h).clamp(0.0, 1.0)
         } else {
-            0.0
+            1.0
         }
     }
 

@@ -117,7 +117,8 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
 
     // ln of the previous accepted error (at least 1e-4): the controller's `fac_old^(−β)·err^α`
     // is one `exp` of logarithms instead of two `powf` (each a log and an exp inside).
-    let mut ln_fac_old = 1e-4f64.ln();
+    let ln_fac_min = 1e-4f64.ln();
+    let mut ln_fac_old = ln_fac_min;
     let mut reject = false;
     let mut last = false;
     let mut n_step = 0u32;
@@ -177,7 +178,7 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         let fac = FACC2.max(FACC1.min((ALPHA * ln_err - BETA * ln_fac_old).exp() / SAFETY));
         let mut h_new = h / fac;
         if err <= 1.0 {
-            ln_fac_old = ln_err.max(1e-4f64.ln());
+            ln_fac_old = ln_err.max(ln_fac_min);
             h_new = h_new.min(h_max);
             if reject {
                 h_new = h_new.min(h);

@@ -346,7 +346,6 @@ impl<const N: usize> GridFiller<'_, N> {
         y: &SVector<f64, N>,
         dy: &SVector<f64, N>,
     ) {
-        let h = t - self.prev_t;
         let span = StepSpan {
             t0_day: self.prev_t,
             t1_day: t,
@@ -364,21 +363,7 @@ impl<const N: usize> GridFiller<'_, N> {
             if to > t + 1e-12 || to > limit {
                 break;
             }
-            let s = if h > 0.0 {
-                ((to - self.prev_t) / h).clamp(0.0, 1.0)
-            } else {
-                1.0
-            };
-            let s2 = s * s;
-            let s3 = s2 * s;
-            let h00 = 2.0 * s3 - 3.0 * s2 + 1.0;
-            let h10 = (s3 - 2.0 * s2 + s) * h;
-            let h01 = -2.0 * s3 + 3.0 * s2;
-            let h11 = (s3 - s2) * h;
-            let mut yi = SVector::<f64, N>::zeros();
-            for i in 0..N {
-                yi[i] = self.prev_y[i] * h00 + self.prev_dy[i] * h10 + y[i] * h01 + dy[i] * h11;
-            }
+            let yi = span.state_at(to);
             model.observe(patient, to, &yi, self.row);
             model.observe_tracked(patient, &span, to, &self.trajectory.tracked, self.row);
             self.trajectory.set_row(*self.next_out, self.row);

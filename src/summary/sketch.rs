@@ -79,13 +79,19 @@ impl Store {
         }
     }
 
+    /// First and last non-empty bucket (positions in `counts`), if any.
+    fn occupied(&self) -> Option<(usize, usize)> {
+        let first = self.counts.iter().position(|&c| c > 0)?;
+        let last = self.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+        Some((first, last))
+    }
+
     fn merge(&mut self, o: &Store) {
         // The occupied range of `o`: grow `self` to cover it once, then add bucket by bucket
         // (a branch-free loop over the overlap instead of one checked `add` per bucket).
-        let Some(first) = o.counts.iter().position(|&c| c > 0) else {
+        let Some((first, last)) = o.occupied() else {
             return;
         };
-        let last = o.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
         let (lo, hi) = (o.offset + first as i32, o.offset + last as i32);
         if self.counts.is_empty() || lo < self.offset {
             self.grow_to(lo);
@@ -106,12 +112,11 @@ impl Store {
     /// Drops the empty buckets at both ends: the canonical form, the same whatever order the
     /// counts arrived in.
     fn trim(&mut self) {
-        let Some(first) = self.counts.iter().position(|&c| c > 0) else {
+        let Some((first, last)) = self.occupied() else {
             self.counts = Vec::new();
             self.offset = 0;
             return;
         };
-        let last = self.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
         self.counts.truncate(last + 1);
         self.counts.drain(..first);
         self.offset += first as i32;

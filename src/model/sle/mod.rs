@@ -738,6 +738,28 @@ fn pos(x: f64) -> f64 {
     x.max(0.0)
 }
 
+/// CD19+ cells that engage CAR-T (antigen `U`), Mcells: the B lineage and plasmablasts, states
+/// below zero counted as zero.
+const ANTIGEN: [usize; 7] = [ix::BM, ix::T1, ix::T2, ix::T3, ix::BN, ix::AM, ix::PB];
+
+/// Antigen `U`, Mcells (the sum over [`ANTIGEN`], in that order).
+#[inline]
+fn antigen_mcells(y: &SVector<f64, SLE_STATES>) -> f64 {
+    let mut u = 0.0;
+    for i in ANTIGEN {
+        u += pos(y[i]);
+    }
+    u
+}
+
+/// IL-6 production by antigen-engaged CAR-T `q = p_IL·E·U/(EC50 + E + U)`, pg/mL/day, for
+/// effector `e` and antigen `u` (Mcells).
+#[inline]
+fn il6_production_rate(pt: &SlePatient, e: f64, u: f64) -> f64 {
+    pt.p.il6_production_pg_per_ml_per_day_per_mcell * e * u
+        / (pt.p.expansion_half_saturation_mcells + e + u)
+}
+
 /// Per-cell loss rate of CD19+ cells `κ + k_LD,B` (1/day) at F-ara-A and cyclophosphamide
 /// concentrations `c_f`, `c_c` (mg/L) for effector `e`, memory `m` and antigen `u` (Mcells): the
 /// same expressions as in [`Model::rhs`], for the output column the relapse step reads (a unit
@@ -1027,15 +1049,8 @@ impl Model<SLE_STATES> for SleModel {
         o[out::ANTI_DSDNA] = pos(y[ix::AB]);
         o[out::SLEDAI] = pos(y[ix::SD]);
         let e = pos(y[ix::E]);
-        let u = pos(y[ix::BM])
-            + pos(y[ix::T1])
-            + pos(y[ix::T2])
-            + pos(y[ix::T3])
-            + pos(y[ix::BN])
-            + pos(y[ix::AM])
-            + pos(y[ix::PB]);
-        o[out::IL6_PRODUCTION] = pt.p.il6_production_pg_per_ml_per_day_per_mcell * e * u
-            / (pt.p.expansion_half_saturation_mcells + e + u);
+        let u = antigen_mcells(y);
+        o[out::IL6_PRODUCTION] = il6_production_rate(pt, e, u);
         let c_f = pt.flu.concentration_at(t);
         let c_c = pt.cy.concentration_at(t);
         o[out::CD19_KILL_RATE] = cd19_loss_rate(pt, c_f, c_c, e, pos(y[ix::M]), u);

@@ -13,7 +13,9 @@
 
 use nalgebra::SVector;
 
-use super::{SLE_STATES, SleDefinitions, SlePatient, ix, pos};
+use super::{
+    ANTIGEN, SLE_STATES, SleDefinitions, SlePatient, antigen_mcells, il6_production_rate, ix, pos,
+};
 use crate::solve::{Crossing, Cubic, StepSpan, exp_kernel_moments};
 
 /// Slots of [`Trajectory::tracked`](crate::solve::Trajectory::tracked).
@@ -58,11 +60,8 @@ pub(super) mod slot {
 const CAR_T: &[usize] = &[ix::E, ix::M];
 const B_CELLS: &[usize] = &[ix::T3, ix::BN, ix::AM];
 const T_CELLS: &[usize] = &[ix::TH, ix::E, ix::M];
-/// Antigen (CD19+ cells) that engages CAR-T, in the order `observe` sums it.
-const ANTIGEN: [usize; 7] = [ix::BM, ix::T1, ix::T2, ix::T3, ix::BN, ix::AM, ix::PB];
-
-/// IL-6 production by antigen-engaged CAR-T `q = p_IL·E·U / (K + E + U)`, pg/mL/day, and its
-/// time derivative along `dy` (states below zero count as zero, as in `observe`).
+/// IL-6 production `q` (see [`il6_production_rate`]), pg/mL/day, and its time derivative along
+/// `dy` (states below zero count as zero, as in `observe`).
 #[inline]
 pub(super) fn il6_production(
     pt: &SlePatient,
@@ -72,14 +71,14 @@ pub(super) fn il6_production(
     let live = |i: usize| if y[i] > 0.0 { dy[i] } else { 0.0 };
     let e = pos(y[ix::E]);
     let de = live(ix::E);
-    let (mut u, mut du) = (0.0, 0.0);
+    let u = antigen_mcells(y);
+    let mut du = 0.0;
     for i in ANTIGEN {
-        u += pos(y[i]);
         du += live(i);
     }
-    let c = pt.p.il6_production_pg_per_ml_per_day_per_mcell;
+    let q = il6_production_rate(pt, e, u);
     let den = pt.p.expansion_half_saturation_mcells + e + u;
-    let q = c * e * u / den;
+    let c = pt.p.il6_production_pg_per_ml_per_day_per_mcell;
     let dq = c * ((de * u + e * du) * den - e * u * (de + du)) / (den * den);
     (q, dq)
 }
