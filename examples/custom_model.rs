@@ -29,13 +29,15 @@
 use std::io::Write;
 
 use cartsim::error::ParamError;
+use cartsim::model::ResolvedDose;
 use cartsim::model::Source::{Assumption, Literature};
+use cartsim::model::Trajectory;
 use cartsim::model::{
-    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, OutputInfo, ParamInfo, SVector,
-    Segment, StateInfo, check_values,
+    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, ModelInfo, OutputInfo, ParamInfo,
+    SVector, Segment, StateInfo, check_values,
 };
-use cartsim::regimen::{Amount, Regimen, ResolvedDose};
-use cartsim::solve::{SolverOptions, Trajectory};
+use cartsim::regimen::{Amount, Regimen};
+use cartsim::solve::SolverOptions;
 use cartsim::variability::Covariates;
 
 /// Parameters of the minimal model (struct and table kept in the same order).
@@ -279,64 +281,50 @@ const B: usize = 2;
 impl Model<3> for MiniModel {
     type Params = MiniParams;
     type Patient = MiniPatient;
-
-    fn name(&self) -> &'static str {
-        "mini_car_t"
-    }
-
-    fn states(&self) -> &'static [StateInfo] {
-        &[
-            StateInfo {
-                name: "effector",
-                unit: "cells/µL",
-                description: "effector CAR-T in blood",
-            },
-            StateInfo {
-                name: "memory",
-                unit: "cells/µL",
-                description: "memory CAR-T in blood",
-            },
-            StateInfo {
-                name: "b_cells",
-                unit: "cells/µL",
-                description: "CD19+ B cells in blood",
-            },
-        ]
-    }
-
-    fn parameters(&self) -> &'static [ParamInfo] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputInfo] {
-        &[InputInfo {
-            name: "car_t",
-            kind: InputKind::Cells,
-            description: "CAR-T product (cells)",
-        }]
-    }
-
-    fn outputs(&self) -> &'static [OutputInfo] {
-        &[
-            OutputInfo {
-                name: "car_t_cells_per_ul",
-                unit: "cells/µL",
-                detection_limit: 0.01,
-                log_scale: true,
-                description: "CAR-T (effector + memory) in blood",
-            },
-            OutputInfo {
-                name: "b_cells_per_ul",
-                unit: "cells/µL",
-                detection_limit: 1.0,
-                log_scale: true,
-                description: "CD19+ B cells in blood",
-            },
-        ]
-    }
-
-    fn endpoint_info(&self) -> &'static [EndpointInfo] {
-        ENDPOINTS
+    fn info(&self) -> &'static ModelInfo {
+        &ModelInfo {
+            name: "mini_car_t",
+            states: &[
+                StateInfo {
+                    name: "effector",
+                    unit: "cells/µL",
+                    description: "effector CAR-T in blood",
+                },
+                StateInfo {
+                    name: "memory",
+                    unit: "cells/µL",
+                    description: "memory CAR-T in blood",
+                },
+                StateInfo {
+                    name: "b_cells",
+                    unit: "cells/µL",
+                    description: "CD19+ B cells in blood",
+                },
+            ],
+            parameters: PARAMS,
+            inputs: &[InputInfo {
+                name: "car_t",
+                kind: InputKind::Cells,
+                description: "CAR-T product (cells)",
+            }],
+            outputs: &[
+                OutputInfo {
+                    name: "car_t_cells_per_ul",
+                    unit: "cells/µL",
+                    detection_limit: 0.01,
+                    log_scale: true,
+                    description: "CAR-T (effector + memory) in blood",
+                },
+                OutputInfo {
+                    name: "b_cells_per_ul",
+                    unit: "cells/µL",
+                    detection_limit: 1.0,
+                    log_scale: true,
+                    description: "CD19+ B cells in blood",
+                },
+            ],
+            endpoints: ENDPOINTS,
+        }
     }
 
     fn params_from_values(&self, values: &[f64]) -> Result<MiniParams, ParamError> {

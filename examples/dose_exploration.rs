@@ -89,7 +89,7 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     let model = cohort.model();
     let csv_path = args.out.join("dose_exploration.csv");
     io::write_exploration_csv(&csv_path, model, &arms, &results)?;
-    let points = cartsim::cohort::explore::dose_response_points(model, &arms, &results);
+    let points = cartsim::plot::dose_response_points(model, &arms, &results);
     #[cfg(feature = "plot")]
     let figures = {
         let title = format!(

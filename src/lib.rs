@@ -100,7 +100,7 @@ pub mod error;
 mod hash;
 pub mod io;
 pub mod model;
-#[cfg(feature = "plot")]
+pub mod patient;
 pub mod plot;
 pub mod regimen;
 pub mod shard;
@@ -115,10 +115,11 @@ pub use simulate::{Simulation, simulate};
 /// The names most programs need.
 pub mod prelude {
     pub use crate::error::Error;
+    pub use crate::model::Trajectory;
     pub use crate::model::{Model, SleModel, SleParams, SteinModel, SteinParams};
     pub use crate::regimen::{Administration, Amount, Dose, Regimen};
     pub use crate::simulate::{Simulation, simulate};
-    pub use crate::solve::{SolverOptions, Trajectory};
+    pub use crate::solve::SolverOptions;
     pub use crate::variability::{Covariates, Sex};
 }
 

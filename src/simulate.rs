@@ -1,10 +1,12 @@
-//! One patient, start to finish: resolve the regimen, prepare, solve, compute endpoints.
+//! One patient alone, with typed parameters: [`simulate()`] checks its inputs and runs the same
+//! per-patient path as a cohort patient ([`crate::patient`]).
 
-use crate::error::Error;
-use crate::model::{EndpointInfo, Model, OutputInfo};
+use crate::error::{Error, FailureCause};
+use crate::model::{EndpointInfo, Model, OutputInfo, Trajectory};
+use crate::patient::{PatientPath, PatientScratch, SolverUsed};
 use crate::regimen::Regimen;
-use crate::solve::{SolveStats, SolverOptions, Trajectory, Workspace, solve_into};
-use crate::variability::Covariates;
+use crate::solve::{SolveStats, SolverOptions};
+use crate::variability::{Covariates, stochastic_rng};
 
 /// The result of simulating one patient.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct Simulation {
     pub output_info: &'static [OutputInfo],
     /// Solver work counters.
     pub stats: SolveStats,
+    /// Which solver produced the result (the configured method, or the stiff retry).
+    pub solver: SolverUsed,
 }
 
 impl Simulation {
@@ -47,8 +51,13 @@ impl Simulation {
     }
 }
 
-/// Simulates one patient. Stochastic endpoints ([`Model::stochastic_endpoints`]) use the fixed
-/// stream [`stochastic_rng`](crate::variability::stochastic_rng)`(0, 0)`.
+/// Simulates one patient: the path of a cohort patient, with the parameters given instead of
+/// sampled. Parameter values are checked against the model's table (finite, within bounds),
+/// covariates and solver options are validated, and a failed explicit solve (stiffness or the
+/// step limit) is retried with Rosenbrock 2(3), as in a cohort with the default
+/// [`stiff_retry`](crate::cohort::CohortBuilder::stiff_retry). Stochastic endpoints
+/// ([`Model::stochastic_endpoints`]) use the fixed stream
+/// [`stochastic_rng`](crate::variability::stochastic_rng)`(0, 0)`.
 ///
 /// ```
 /// use cartsim::prelude::*;
@@ -58,12 +67,20 @@ impl Simulation {
 ///                    &Regimen::mackensen_2022(), &SolverOptions::default())?;
 /// let peak_day = sim.endpoint("car_t_peak_day").unwrap();
 /// assert!(peak_day > 5.0 && peak_day < 15.0);
+///
+/// // A parameter out of its bounds is an error that names it.
+/// let bad = SleParams { effector_proliferation_per_day: -3.0, ..model.default_params() };
+/// let err = simulate(&model, &bad, &Covariates::typical(), &Regimen::mackensen_2022(),
+///                    &SolverOptions::default()).unwrap_err();
+/// assert!(err.to_string().contains("effector_proliferation_per_day"));
 /// # Ok::<(), cartsim::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`Error::Param`] for invalid covariates, [`Error::Regimen`] when a dose names an input the
-/// model lacks, [`Error::Solve`] when the solver fails.
+/// [`Error::Param`] for a parameter value that is non-finite or out of bounds (naming it, its
+/// value and bounds) or an invalid covariate, [`Error::Regimen`] when a dose names an input the
+/// model lacks, [`Error::Solve`] for invalid solver options or when the solver (and its retry)
+/// fails.
 pub fn simulate<M: Model<N>, const N: usize>(
     model: &M,
     params: &M::Params,
@@ -71,34 +88,31 @@ pub fn simulate<M: Model<N>, const N: usize>(
     regimen: &Regimen,
     options: &SolverOptions,
 ) -> Result<Simulation, Error> {
-    covariates.validate()?;
-    let mut doses = Vec::new();
-    regimen.resolve_into(model.name(), model.inputs(), covariates, &mut doses)?;
-    let patient = model.prepare(params, covariates, &doses)?;
-    let mut ws = Workspace::default();
-    let stats = solve_into(
+    options.validate()?;
+    let regimen = regimen.bind(model.name(), model.inputs())?;
+    let mut values = vec![0.0; model.parameters().len()];
+    model.param_values(params, &mut values);
+    let path = PatientPath {
         model,
-        &patient,
-        &doses,
-        regimen.start_day(),
-        regimen.end_day(),
-        options,
-        &mut ws,
-    )?;
-    let mut endpoints = vec![f64::NAN; model.endpoint_info().len()];
-    model.endpoints(&patient, &ws.trajectory, &mut endpoints);
+        regimen: &regimen,
+        solver: options,
+        stiff_retry: true,
+    };
+    let mut scratch = PatientScratch::default();
     // One patient alone: the documented fixed stochastic stream (seed 0, id 0).
-    model.stochastic_endpoints(
-        &patient,
-        &ws.trajectory,
-        &mut crate::variability::stochastic_rng(0, 0),
-        &mut endpoints,
-    );
+    let outcome = path
+        .run(&values, covariates, &mut stochastic_rng(0, 0), &mut scratch)
+        .map_err(|cause| match cause {
+            FailureCause::Param(e) => Error::Param(e),
+            FailureCause::Regimen(e) => Error::Regimen(e),
+            FailureCause::Solve(e) => Error::Solve(e),
+        })?;
     Ok(Simulation {
-        trajectory: ws.trajectory,
-        endpoints,
+        trajectory: scratch.ws.trajectory,
+        endpoints: outcome.endpoints,
         endpoint_info: model.endpoint_info(),
         output_info: model.outputs(),
-        stats,
+        stats: outcome.stats,
+        solver: outcome.solver,
     })
 }

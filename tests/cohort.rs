@@ -5,8 +5,10 @@ mod common;
 
 use cartsim::cohort::{Cohort, CohortResult, OnFailure, Records, SolverUsed};
 use cartsim::error::{Error, ParamError, SpecError};
+use cartsim::model::ModelInfo;
 use cartsim::model::sle::SLE_STATES;
 use cartsim::prelude::*;
+use cartsim::solve::Method;
 use cartsim::summary::{Comparison, SummaryMode, Target};
 use cartsim::variability::{Dist, Iiv, Population};
 use nalgebra::DMatrix;
@@ -270,49 +272,41 @@ const STIFF_PARAMS: &[cartsim::model::ParamInfo] = &[cartsim::model::ParamInfo {
 impl Model<2> for Stiff {
     type Params = f64;
     type Patient = f64;
-    fn name(&self) -> &'static str {
-        "stiff_test"
-    }
-    fn states(&self) -> &'static [cartsim::model::StateInfo] {
-        &[
-            cartsim::model::StateInfo {
-                name: "fast",
-                unit: "1",
-                description: "fast",
-            },
-            cartsim::model::StateInfo {
+    fn info(&self) -> &'static ModelInfo {
+        &ModelInfo {
+            name: "stiff_test",
+            states: &[
+                cartsim::model::StateInfo {
+                    name: "fast",
+                    unit: "1",
+                    description: "fast",
+                },
+                cartsim::model::StateInfo {
+                    name: "slow",
+                    unit: "1",
+                    description: "slow",
+                },
+            ],
+            parameters: STIFF_PARAMS,
+            inputs: &[cartsim::model::InputInfo {
+                name: "car_t",
+                kind: cartsim::model::InputKind::Cells,
+                description: "unused",
+            }],
+            outputs: &[cartsim::model::OutputInfo {
                 name: "slow",
                 unit: "1",
-                description: "slow",
-            },
-        ]
-    }
-    fn parameters(&self) -> &'static [cartsim::model::ParamInfo] {
-        STIFF_PARAMS
-    }
-    fn inputs(&self) -> &'static [cartsim::model::InputInfo] {
-        &[cartsim::model::InputInfo {
-            name: "car_t",
-            kind: cartsim::model::InputKind::Cells,
-            description: "unused",
-        }]
-    }
-    fn outputs(&self) -> &'static [cartsim::model::OutputInfo] {
-        &[cartsim::model::OutputInfo {
-            name: "slow",
-            unit: "1",
-            detection_limit: 0.0,
-            log_scale: false,
-            description: "slow state",
-        }]
-    }
-    fn endpoint_info(&self) -> &'static [cartsim::model::EndpointInfo] {
-        &[cartsim::model::EndpointInfo {
-            name: "slow_end",
-            unit: "1",
-            kind: cartsim::model::EndpointKind::Continuous,
-            description: "slow state at the end",
-        }]
+                detection_limit: 0.0,
+                log_scale: false,
+                description: "slow state",
+            }],
+            endpoints: &[cartsim::model::EndpointInfo {
+                name: "slow_end",
+                unit: "1",
+                kind: cartsim::model::EndpointKind::Continuous,
+                description: "slow state at the end",
+            }],
+        }
     }
     fn default_params(&self) -> f64 {
         2000.0
@@ -328,7 +322,7 @@ impl Model<2> for Stiff {
         &self,
         p: &f64,
         _c: &Covariates,
-        _d: &[cartsim::regimen::ResolvedDose],
+        _d: &[cartsim::model::ResolvedDose],
     ) -> Result<f64, ParamError> {
         Ok(*p)
     }
@@ -350,7 +344,7 @@ impl Model<2> for Stiff {
     fn observe(&self, _p: &f64, _t: f64, y: &nalgebra::SVector<f64, 2>, out: &mut [f64]) {
         out[0] = y[1];
     }
-    fn endpoints(&self, _p: &f64, tr: &cartsim::solve::Trajectory, out: &mut [f64]) {
+    fn endpoints(&self, _p: &f64, tr: &cartsim::model::Trajectory, out: &mut [f64]) {
         out[0] = tr.value(tr.len() - 1, 0);
     }
 }
@@ -405,7 +399,7 @@ fn stiff_patient_is_retried_and_recorded() {
         .build()
         .unwrap();
     let (reference, _) = patient.simulate_patient(0).unwrap();
-    assert_eq!(reference.solver, SolverUsed::Dopri5);
+    assert_eq!(reference.solver, SolverUsed::Configured(Method::Dopri5));
     assert!(
         (got - reference.endpoints[0]).abs() < 1e-4,
         "{got} vs {}",

@@ -6,11 +6,12 @@
 mod common;
 
 use cartsim::error::ParamError;
+use cartsim::model::ResolvedDose;
 use cartsim::model::{
-    EndpointInfo, InputInfo, InputKind, Model, OutputInfo, ParamInfo, Segment, Source, StateInfo,
+    EndpointInfo, InputInfo, InputKind, Model, ModelInfo, OutputInfo, ParamInfo, Segment, Source,
+    StateInfo,
 };
 use cartsim::prelude::*;
-use cartsim::regimen::ResolvedDose;
 use cartsim::solve::{Workspace, solve_into};
 use cartsim::{Simulation, model::EndpointKind};
 use common::{endpoint, output};
@@ -146,43 +147,34 @@ const DECAY_PARAMS: &[ParamInfo] = &[
 impl Model<1> for Decay {
     type Params = DecayParams;
     type Patient = DecayParams;
-
-    fn name(&self) -> &'static str {
-        "decay"
-    }
-    fn states(&self) -> &'static [StateInfo] {
-        &[StateInfo {
-            name: "amount",
-            unit: "mg",
-            description: "drug amount",
-        }]
-    }
-    fn parameters(&self) -> &'static [ParamInfo] {
-        DECAY_PARAMS
-    }
-    fn inputs(&self) -> &'static [InputInfo] {
-        &[InputInfo {
-            name: "drug",
-            kind: InputKind::DrugMg,
-            description: "the drug (mg)",
-        }]
-    }
-    fn outputs(&self) -> &'static [OutputInfo] {
-        &[OutputInfo {
-            name: "amount_mg",
-            unit: "mg",
-            detection_limit: 0.0,
-            log_scale: false,
-            description: "drug amount",
-        }]
-    }
-    fn endpoint_info(&self) -> &'static [EndpointInfo] {
-        &[EndpointInfo {
-            name: "amount_day10_mg",
-            unit: "mg",
-            kind: EndpointKind::Continuous,
-            description: "amount at day 10",
-        }]
+    fn info(&self) -> &'static ModelInfo {
+        &ModelInfo {
+            name: "decay",
+            states: &[StateInfo {
+                name: "amount",
+                unit: "mg",
+                description: "drug amount",
+            }],
+            parameters: DECAY_PARAMS,
+            inputs: &[InputInfo {
+                name: "drug",
+                kind: InputKind::DrugMg,
+                description: "the drug (mg)",
+            }],
+            outputs: &[OutputInfo {
+                name: "amount_mg",
+                unit: "mg",
+                detection_limit: 0.0,
+                log_scale: false,
+                description: "drug amount",
+            }],
+            endpoints: &[EndpointInfo {
+                name: "amount_day10_mg",
+                unit: "mg",
+                kind: EndpointKind::Continuous,
+                description: "amount at day 10",
+            }],
+        }
     }
     fn params_from_values(&self, values: &[f64]) -> Result<DecayParams, ParamError> {
         cartsim::model::check_values(self.name(), DECAY_PARAMS, values)?;

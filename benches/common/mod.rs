@@ -2,10 +2,10 @@
 //! mid-expansion state to evaluate the right-hand side on. Each bench uses its own subset of it.
 #![allow(dead_code)]
 
+use cartsim::model::ResolvedDose;
 use cartsim::model::sle::{SLE_STATES, SlePatient};
 use cartsim::model::{Model, SVector, Segment, SleModel};
 use cartsim::prelude::*;
-use cartsim::regimen::ResolvedDose;
 
 /// The typical patient, its resolved doses and a mid-expansion state (100 effector, 20 memory
 /// Mcells, 3 divisions).

@@ -30,14 +30,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::error::{Error, FailureCause, ParamError, PatientError, SolveError, SpecError};
-use crate::model::Model;
-use crate::regimen::{Regimen, ResolvedDose};
-use crate::solve::{Method, SolveStats, SolverOptions, Workspace, solve_into};
+use crate::error::{Error, PatientError, SpecError};
+use crate::model::{Model, Trajectory};
+use crate::patient::{PatientPath, PatientScratch};
+use crate::regimen::{BoundRegimen, Regimen};
+use crate::solve::{SolveStats, SolverOptions};
 use crate::summary::{SummaryAccumulator, SummaryMode, Target};
 use crate::variability::{
     BoundIiv, Covariates, Iiv, Population, patient_rng, replicate_rng, stochastic_rng,
 };
+
+pub use crate::patient::SolverUsed;
 
 /// What to do when a patient fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,18 +60,6 @@ pub enum Records {
     Keep,
     /// Keep only the summary (bounded memory for very large cohorts).
     Discard,
-}
-
-/// Which solver produced a patient's result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SolverUsed {
-    /// The explicit Dopri5 solve succeeded.
-    Dopri5,
-    /// The explicit solve failed with `reason`; the Rosenbrock 2(3) retry succeeded.
-    RosenbrockRetry {
-        /// Why the explicit solve failed.
-        reason: SolveError,
-    },
 }
 
 /// One simulated patient.
@@ -105,7 +96,7 @@ pub struct Cohort<M: Model<N>, const N: usize> {
     population: Population,
     iiv: Iiv,
     bound_iiv: BoundIiv,
-    regimen: Regimen,
+    regimen: BoundRegimen,
     solver: SolverOptions,
     seed: u64,
     n_patients: u64,
@@ -287,7 +278,7 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
         }
         self.population.validate()?;
         self.solver.validate()?;
-        self.regimen.check_inputs(model.name(), model.inputs())?;
+        let regimen = self.regimen.bind(model.name(), model.inputs())?;
         let table = model.parameters();
         let mut typical = match self.typical {
             Some(v) => v,
@@ -329,7 +320,7 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             population: self.population,
             iiv,
             bound_iiv,
-            regimen: self.regimen,
+            regimen,
             solver: self.solver,
             seed: self.seed,
             n_patients: self.n_patients,
@@ -378,8 +369,7 @@ const PATIENTS_PER_TASK: u64 = 16;
 /// Per-thread scratch reused across patients.
 #[derive(Debug, Default)]
 struct Scratch {
-    ws: Workspace,
-    doses: Vec<ResolvedDose>,
+    patient: PatientScratch,
     values: Vec<f64>,
     z: Vec<f64>,
     eta: Vec<f64>,
@@ -469,7 +459,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     }
     /// Regimen.
     pub fn regimen(&self) -> &Regimen {
-        &self.regimen
+        self.regimen.regimen()
     }
     /// The variability specification.
     pub fn iiv(&self) -> &Iiv {
@@ -523,7 +513,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         s.push('\n');
         let _ = writeln!(s, "population: {:?}", self.population);
         let _ = writeln!(s, "iiv: {:?}", self.iiv);
-        let _ = writeln!(s, "regimen: {:?}", self.regimen);
+        let _ = writeln!(s, "regimen: {:?}", self.regimen.regimen());
         let _ = writeln!(s, "solver: {:?}", self.solver);
         let _ = writeln!(s, "stiff_retry: {:?}", self.stiff_retry);
         let _ = writeln!(s, "on_failure: {:?}", self.on_failure);
@@ -547,7 +537,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     where
         M: Clone,
     {
-        regimen.check_inputs(self.model.name(), self.model.inputs())?;
+        let regimen = regimen.bind(self.model.name(), self.model.inputs())?;
         let mut c = self.clone();
         c.regimen = regimen;
         Ok(c)
@@ -606,92 +596,52 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             .collect()
     }
 
-    /// Simulates one patient; its trajectory stays in `s.ws.trajectory`.
+    /// Simulates one patient; its trajectory stays in `s.patient.ws.trajectory`.
     fn simulate_into(&self, id: u64, s: &mut Scratch) -> Result<PatientRecord, PatientError> {
         let cov = self.sample(id, s);
-        let fail = |cause: FailureCause, values: &[f64]| PatientError {
-            id,
-            cause: Box::new(cause),
-            params: self.varied_named(values),
+        let path = PatientPath {
+            model: &self.model,
+            regimen: &self.regimen,
+            solver: &self.solver,
+            stiff_retry: self.stiff_retry,
         };
-        let params = self
-            .model
-            .params_from_values(&s.values)
-            .map_err(|e| fail(e.into(), &s.values))?;
-        cov.validate().map_err(|e| fail(e.into(), &s.values))?;
-        self.regimen
-            .resolve_into(self.model.name(), self.model.inputs(), &cov, &mut s.doses)
-            .map_err(|e| fail(e.into(), &s.values))?;
-        let patient = self
-            .model
-            .prepare(&params, &cov, &s.doses)
-            .map_err(|e: ParamError| fail(e.into(), &s.values))?;
-        let (a, b) = (self.regimen.start_day(), self.regimen.end_day());
-        let first = solve_into(
-            &self.model,
-            &patient,
-            &s.doses,
-            a,
-            b,
-            &self.solver,
-            &mut s.ws,
-        );
-        let (stats, solver) = match first {
-            Ok(st) => (st, SolverUsed::Dopri5),
-            Err(e @ (SolveError::Stiff { .. } | SolveError::MaxSteps { .. }))
-                if self.stiff_retry && self.solver.method != Method::Rosenbrock23 =>
-            {
-                let opts = SolverOptions {
-                    method: Method::Rosenbrock23,
-                    ..self.solver
-                };
-                let st = solve_into(&self.model, &patient, &s.doses, a, b, &opts, &mut s.ws)
-                    .map_err(|e2| fail(e2.into(), &s.values))?;
-                (st, SolverUsed::RosenbrockRetry { reason: e })
-            }
-            Err(e) => return Err(fail(e.into(), &s.values)),
-        };
-        let mut endpoints = vec![f64::NAN; self.model.endpoint_info().len()];
-        self.model
-            .endpoints(&patient, &s.ws.trajectory, &mut endpoints);
-        self.model.stochastic_endpoints(
-            &patient,
-            &s.ws.trajectory,
-            &mut stochastic_rng(self.seed, id),
-            &mut endpoints,
-        );
-        Ok(PatientRecord {
-            id,
-            covariates: cov,
-            params: self.varied(&s.values),
-            endpoints,
-            stats,
-            solver,
-        })
+        let mut rng = stochastic_rng(self.seed, id);
+        match path.run(&s.values, &cov, &mut rng, &mut s.patient) {
+            Ok(outcome) => Ok(PatientRecord {
+                id,
+                covariates: cov,
+                params: self.varied(&s.values),
+                endpoints: outcome.endpoints,
+                stats: outcome.stats,
+                solver: outcome.solver,
+            }),
+            Err(cause) => Err(PatientError {
+                id,
+                cause: Box::new(cause),
+                params: self.varied_named(&s.values),
+            }),
+        }
     }
 
     /// Simulates one patient and returns its record and full trajectory.
     ///
     /// # Errors
     /// The patient's failure.
-    pub fn simulate_patient(
-        &self,
-        id: u64,
-    ) -> Result<(PatientRecord, crate::solve::Trajectory), PatientError> {
+    pub fn simulate_patient(&self, id: u64) -> Result<(PatientRecord, Trajectory), PatientError> {
         let mut s = Scratch::default();
         let r = self.simulate_into(id, &mut s)?;
-        Ok((r, s.ws.trajectory))
+        Ok((r, s.patient.ws.trajectory))
     }
 
     fn fold_patient(&self, p: &mut Partial, s: &mut Scratch, id: u64) {
         match self.simulate_into(id, s) {
             Ok(rec) => {
-                let tr = &s.ws.trajectory;
+                let tr = &s.patient.ws.trajectory;
                 p.summary
                     .add_patient(&rec.endpoints, |k, t| tr.value_at(k, t));
                 if self.records == Records::Keep {
                     p.records.push(rec);
-                } else if matches!(rec.solver, SolverUsed::RosenbrockRetry { .. }) {
+                } else if rec.solver.is_retry() {
                     // Keep the retry visible even without records.
                     p.records.push(PatientRecord {
                         params: Vec::new(),
@@ -715,13 +665,17 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         }
     }
 
-    fn merge_partials(a: Partial, b: Partial) -> Partial {
-        let mut a = a;
-        // Same shape by construction.
-        let _ = a.summary.merge(&b.summary);
+    fn merge_partials(mut a: Partial, b: Partial) -> Result<Partial, Error> {
+        // Same shape by construction; a mismatch is a bug, reported rather than dropped.
+        a.summary
+            .merge(&b.summary)
+            .map_err(|reason| SpecError::Invalid {
+                field: "summary".into(),
+                reason: format!("partial summaries of one run do not merge: {reason}"),
+            })?;
         a.records.extend(b.records);
         a.failures.extend(b.failures);
-        a
+        Ok(a)
     }
 
     /// Runs every patient in parallel (rayon's global pool: `RAYON_NUM_THREADS` threads).
@@ -831,15 +785,11 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         let mut acc = self.new_partial();
         for slot in slots {
             let (p, _) = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-            acc = Self::merge_partials(acc, p);
+            acc = Self::merge_partials(acc, p)?;
         }
         acc.records.sort_by_key(|r| r.id);
         acc.failures.sort_by_key(|f| f.id);
-        let stiff_retries = acc
-            .records
-            .iter()
-            .filter(|r| matches!(r.solver, SolverUsed::RosenbrockRetry { .. }))
-            .count() as u64;
+        let stiff_retries = acc.records.iter().filter(|r| r.solver.is_retry()).count() as u64;
         if self.records == Records::Discard {
             acc.records.clear();
         }

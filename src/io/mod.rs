@@ -8,8 +8,11 @@
 //! failed run never leaves a half-written file. Floats are written in Rust's shortest
 //! round-trip form, so equal results give byte-identical files.
 
+pub mod atomic;
 pub mod nonmem;
 pub mod scenario;
+
+pub use atomic::write_atomic;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,55 +21,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cohort::explore::{Arm, ArmResult};
-use crate::cohort::{Cohort, CohortResult, PatientRecord, SolverUsed};
+use crate::cohort::{Cohort, CohortResult, PatientRecord};
 use crate::error::Error;
 use crate::model::{EndpointKind, Model};
-use crate::regimen::{Amount, CAR_T, Regimen};
 use crate::summary::SummaryMode;
 use crate::variability::Sex;
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Writes `path` atomically: `fill` writes into a temporary sibling, which is then renamed.
-///
-/// # Errors
-/// [`Error::Io`] naming the file.
-pub fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), Error> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-    }
-    let mut tmp = PathBuf::from(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tmp.set_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| {
-        let f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(f);
-        fill(&mut w)?;
-        w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
-}
 
 /// A float for JSON: finite values as numbers, others as `null`.
 fn num(x: f64) -> Value {
@@ -273,10 +232,7 @@ pub fn patient_row(r: &PatientRecord) -> Vec<String> {
     ];
     row.extend(r.params.iter().map(|v| v.to_string()));
     row.extend(r.endpoints.iter().map(|v| v.to_string()));
-    row.push(match &r.solver {
-        SolverUsed::Dopri5 => "dopri5".into(),
-        SolverUsed::RosenbrockRetry { .. } => "rosenbrock23_retry".into(),
-    });
+    row.push(r.solver.tag().into());
     row.push(r.stats.accepted_steps.to_string());
     row.push(r.stats.rhs_evals.to_string());
     row
@@ -398,61 +354,6 @@ pub fn write_cohort_outputs<M: Model<N>, const N: usize>(
     Ok(paths)
 }
 
-/// The lymphodepletion of a regimen in words: each drug's amount per administration and count.
-pub fn describe_lymphodepletion(regimen: &Regimen) -> String {
-    let mut parts: Vec<(String, String, usize)> = Vec::new();
-    for d in regimen.doses().iter().filter(|d| d.input != CAR_T) {
-        let (v, unit) = match d.amount {
-            Amount::MgPerM2(v) => (v, "mg/m2"),
-            Amount::MgPerKg(v) => (v, "mg/kg"),
-            Amount::Mg(v) => (v, "mg"),
-            Amount::CellsPerKg(v) => (v, "cells/kg"),
-            Amount::Cells(v) => (v, "cells"),
-        };
-        let name = match d.input.as_str() {
-            "fludarabine" => "Flu".to_string(),
-            "cyclophosphamide" => "Cy".to_string(),
-            other => other.to_string(),
-        };
-        let what = format!("{v} {unit}");
-        match parts.iter_mut().find(|p| p.0 == name && p.1 == what) {
-            Some(p) => p.2 += 1,
-            None => parts.push((name, what, 1)),
-        }
-    }
-    if parts.is_empty() {
-        return "no lymphodepletion".into();
-    }
-    parts
-        .iter()
-        .map(|(n, w, c)| format!("{n} {w} ×{c}"))
-        .collect::<Vec<_>>()
-        .join(" + ")
-}
-
-/// Total CAR-T dose of a regimen and its unit: `"cells/kg"` or `"cells"`, the first CAR-T
-/// dose's unit (doses in the other unit are not added).
-pub fn car_t_total_dose(regimen: &Regimen) -> (f64, &'static str) {
-    let mut total = 0.0;
-    let mut unit = "cells/kg";
-    let mut first = true;
-    for d in regimen.doses().iter().filter(|d| d.input == CAR_T) {
-        let (v, u) = match d.amount {
-            Amount::CellsPerKg(v) => (v, "cells/kg"),
-            Amount::Cells(v) => (v, "cells"),
-            _ => continue,
-        };
-        if first {
-            unit = u;
-            first = false;
-        }
-        if u == unit {
-            total += v;
-        }
-    }
-    (total, unit)
-}
-
 /// Writes a dose exploration as one row per arm: `label, lymphodepletion, car_t_dose,
 /// car_t_dose_unit, patients, failed`, then for every continuous endpoint `NAME_mean`,
 /// `NAME_p05`, `NAME_p50`, `NAME_p95` (in the endpoint's unit), for every flag endpoint
@@ -504,11 +405,11 @@ pub fn write_exploration_csv<M: Model<N>, const N: usize>(
         let mut wr = csv::Writer::from_writer(w);
         wr.write_record(&header)?;
         for (arm, r) in arms.iter().zip(results) {
-            let (dose, unit) = car_t_total_dose(&arm.regimen);
+            let (dose, unit) = arm.regimen.car_t_total_dose();
             let s = &r.result.summary;
             let mut row = vec![
                 r.label.clone(),
-                describe_lymphodepletion(&arm.regimen),
+                arm.regimen.lymphodepletion_description(),
                 dose.to_string(),
                 unit.to_string(),
                 s.patients.to_string(),
@@ -531,23 +432,4 @@ pub fn write_exploration_csv<M: Model<N>, const N: usize>(
         }
         wr.flush()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lymphodepletion_is_described() {
-        let d = describe_lymphodepletion(&Regimen::mackensen_2022());
-        assert_eq!(d, "Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1");
-        assert_eq!(
-            describe_lymphodepletion(&Regimen::flu_cy(1e6, 0.0, 0.0)),
-            "no lymphodepletion"
-        );
-        assert_eq!(
-            car_t_total_dose(&Regimen::mackensen_2022()),
-            (1e6, "cells/kg")
-        );
-    }
 }

@@ -50,7 +50,7 @@ use crate::cohort::Cohort;
 use crate::error::{Error, PatientError, SpecError};
 use crate::io::write_atomic;
 use crate::model::Model;
-use crate::regimen::ResolvedDose;
+use crate::model::ResolvedDose;
 use crate::variability::{Covariates, ResidualError, Sex, patient_rng};
 
 /// Default observation days: a dense early schedule for expansion and depletion, then the

@@ -17,137 +17,30 @@
 //! simulation, cohort and summary tool works with it (see `examples/custom_model.rs`).
 
 pub mod birth_death;
+pub mod dose;
+pub mod info;
 pub mod pk;
 pub mod sle;
 pub mod stein;
+pub mod step;
+pub mod trajectory;
 
 /// The state vector type of [`Model`], re-exported so that a model written outside the crate
 /// uses exactly the nalgebra version cartsim was built with.
 pub use nalgebra::SVector;
 
 use crate::error::ParamError;
-use crate::regimen::ResolvedDose;
-use crate::solve::{StepSpan, Trajectory};
-use crate::variability::Covariates;
+use crate::variability::{Covariates, Iiv, PatientRng};
 
+pub use dose::{CAR_T, ResolvedDose};
+pub use info::{
+    EndpointInfo, EndpointKind, InputInfo, InputKind, ModelInfo, OutputInfo, ParamInfo, Source,
+    StateInfo, check_values,
+};
 pub use sle::{SleModel, SleParams};
 pub use stein::{SteinModel, SteinParams};
-
-/// A state variable: name, unit and meaning.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StateInfo {
-    /// Short name, snake_case.
-    pub name: &'static str,
-    /// Unit, e.g. `"1e6 cells"`.
-    pub unit: &'static str,
-    /// One-line description.
-    pub description: &'static str,
-}
-
-/// Where a parameter value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// Read in the literature; the string cites it.
-    Literature(&'static str),
-    /// Calibrated; the string names the target it serves.
-    Calibrated(&'static str),
-    /// An assumption; the string says what was checked.
-    Assumption(&'static str),
-}
-
-impl Source {
-    /// Short tag: `literature`, `calibrated` or `assumption`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Source::Literature(_) => "literature",
-            Source::Calibrated(_) => "calibrated",
-            Source::Assumption(_) => "assumption",
-        }
-    }
-
-    /// The citation, target or justification.
-    pub fn note(&self) -> &'static str {
-        match self {
-            Source::Literature(s) | Source::Calibrated(s) | Source::Assumption(s) => s,
-        }
-    }
-}
-
-/// Metadata of one model parameter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ParamInfo {
-    /// Name, snake_case with unit suffix (`effector_proliferation_per_day`).
-    pub name: &'static str,
-    /// Mathematical symbol used in the model documentation.
-    pub symbol: &'static str,
-    /// Unit.
-    pub unit: &'static str,
-    /// Default (typical) value.
-    pub default: f64,
-    /// Smallest admissible value (inclusive).
-    pub lower: f64,
-    /// Largest admissible value (inclusive).
-    pub upper: f64,
-    /// Provenance.
-    pub source: Source,
-}
-
-/// A dose input: the route through which a regimen acts on the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InputInfo {
-    /// Name used in regimens (`car_t`, `fludarabine`, `cyclophosphamide`).
-    pub name: &'static str,
-    /// What kind of amount the input takes.
-    pub kind: InputKind,
-    /// One-line description, with the unit the model receives.
-    pub description: &'static str,
-}
-
-/// The amount unit an input accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    /// A cell product; resolved amounts are in cells.
-    Cells,
-    /// A drug; resolved amounts are in mg.
-    DrugMg,
-}
-
-/// An observed output.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OutputInfo {
-    /// Column name with unit suffix (`car_t_cells_per_ul`).
-    pub name: &'static str,
-    /// Unit.
-    pub unit: &'static str,
-    /// Lower limit of detection/quantification in the output's unit (0 when none).
-    pub detection_limit: f64,
-    /// Whether values span decades (plots use a log axis).
-    pub log_scale: bool,
-    /// One-line description.
-    pub description: &'static str,
-}
-
-/// A per-patient endpoint computed from the trajectory.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EndpointInfo {
-    /// Name with unit suffix (`car_t_peak_cells_per_ul`).
-    pub name: &'static str,
-    /// Unit (`"1"` for flags).
-    pub unit: &'static str,
-    /// Continuous value, or a 0/1 flag whose cohort mean is a fraction.
-    pub kind: EndpointKind,
-    /// Definition in one line.
-    pub description: &'static str,
-}
-
-/// Whether an endpoint is a number or a yes/no flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum EndpointKind {
-    /// A real value (may be NaN when undefined for that patient, e.g. no reappearance).
-    Continuous,
-    /// 0.0 or 1.0; cohorts report the fraction.
-    Flag,
-}
+pub use step::{Crossing, Cubic, StepSpan, exp_kernel_moments};
+pub use trajectory::Trajectory;
 
 /// An ODE model of CAR-T therapy that the whole crate is generic over.
 ///
@@ -162,18 +55,33 @@ pub trait Model<const N: usize>: Send + Sync {
     /// the parameters, covariates and doses (derived constants, closed-form exposure tables).
     type Patient: Send + Sync;
 
-    /// Model name.
-    fn name(&self) -> &'static str;
-    /// The `N` states, in state-vector order.
-    fn states(&self) -> &'static [StateInfo];
-    /// Parameter table, in the order of [`Model::param_values`].
-    fn parameters(&self) -> &'static [ParamInfo];
-    /// Dose inputs.
-    fn inputs(&self) -> &'static [InputInfo];
-    /// Observed outputs, in the order written by [`Model::observe`].
-    fn outputs(&self) -> &'static [OutputInfo];
-    /// Endpoints, in the order written by [`Model::endpoints`].
-    fn endpoint_info(&self) -> &'static [EndpointInfo];
+    /// What the model says about itself: name, states, parameters, inputs, outputs, endpoints.
+    fn info(&self) -> &'static ModelInfo;
+
+    /// Model name ([`ModelInfo::name`]).
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// The `N` states, in state-vector order ([`ModelInfo::states`]).
+    fn states(&self) -> &'static [StateInfo] {
+        self.info().states
+    }
+    /// Parameter table, in the order of [`Model::param_values`] ([`ModelInfo::parameters`]).
+    fn parameters(&self) -> &'static [ParamInfo] {
+        self.info().parameters
+    }
+    /// Dose inputs ([`ModelInfo::inputs`]).
+    fn inputs(&self) -> &'static [InputInfo] {
+        self.info().inputs
+    }
+    /// Observed outputs, in the order written by [`Model::observe`] ([`ModelInfo::outputs`]).
+    fn outputs(&self) -> &'static [OutputInfo] {
+        self.info().outputs
+    }
+    /// Endpoints, in the order written by [`Model::endpoints`] ([`ModelInfo::endpoints`]).
+    fn endpoint_info(&self) -> &'static [EndpointInfo] {
+        self.info().endpoints
+    }
 
     /// Builds parameters from values in table order.
     ///
@@ -288,14 +196,14 @@ pub trait Model<const N: usize>: Send + Sync {
         &self,
         _patient: &Self::Patient,
         _trajectory: &Trajectory,
-        _rng: &mut crate::variability::PatientRng,
+        _rng: &mut PatientRng,
         _out: &mut [f64],
     ) {
     }
 
     /// The model's default inter-individual variability for cohorts (none unless overridden).
-    fn default_iiv(&self) -> crate::variability::Iiv {
-        crate::variability::Iiv::none()
+    fn default_iiv(&self) -> Iiv {
+        Iiv::none()
     }
 
     /// Index of a parameter by name.
@@ -329,103 +237,3 @@ pub struct Segment<'a> {
     /// Rate of each input (index as in [`Model::inputs`]): cells/day or mg/day.
     pub infusion_rates: &'a [f64],
 }
-
-/// Checks a parameter vector against a table: length, finiteness, bounds.
-///
-/// # Errors
-/// The first violation, naming the parameter.
-pub fn check_values(model: &str, table: &[ParamInfo], values: &[f64]) -> Result<(), ParamError> {
-    if values.len() != table.len() {
-        return Err(ParamError::WrongLength {
-            model: model.to_string(),
-            expected: table.len(),
-            got: values.len(),
-        });
-    }
-    for (info, &v) in table.iter().zip(values) {
-        if !v.is_finite() {
-            return Err(ParamError::NotFinite {
-                name: info.name.to_string(),
-                value: v,
-            });
-        }
-        if v < info.lower || v > info.upper {
-            return Err(ParamError::OutOfBounds {
-                name: info.name.to_string(),
-                value: v,
-                lower: info.lower,
-                upper: info.upper,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Declares a parameter struct, its metadata table and its conversions from one list, so that
-/// field, documentation, bounds and source never drift apart.
-macro_rules! param_table {
-    (
-        $(#[$smeta:meta])*
-        pub struct $name:ident;
-        const $table:ident;
-        $(
-            $(#[doc = $doc:expr])*
-            $field:ident : $sym:expr, $unit:expr, $default:expr, [$lo:expr, $hi:expr], $src:expr;
-        )+
-    ) => {
-        $(#[$smeta])*
-        #[derive(Debug, Clone, Copy, PartialEq)]
-        pub struct $name {
-            $(
-                $(#[doc = $doc])*
-                #[doc = ""]
-                #[doc = concat!("Symbol ", $sym, ", unit `", $unit, "`, default `", stringify!($default), "`, bounds [", stringify!($lo), ", ", stringify!($hi), "].")]
-                pub $field: f64,
-            )+
-        }
-
-        /// Metadata table of the parameters, in struct order.
-        pub const $table: &[$crate::model::ParamInfo] = &[
-            $(
-                $crate::model::ParamInfo {
-                    name: stringify!($field),
-                    symbol: $sym,
-                    unit: $unit,
-                    default: $default,
-                    lower: $lo,
-                    upper: $hi,
-                    source: $src,
-                },
-            )+
-        ];
-
-        impl $name {
-            /// Values in table order.
-            pub fn to_values(&self, out: &mut [f64]) {
-                let vals = [$(self.$field),+];
-                for (o, v) in out.iter_mut().zip(vals) {
-                    *o = v;
-                }
-            }
-
-            /// Builds from values in table order, checking length, finiteness and bounds.
-            ///
-            /// # Errors
-            /// [`ParamError`](crate::error::ParamError) naming the first bad parameter.
-            pub fn from_values(model: &str, values: &[f64]) -> Result<Self, $crate::error::ParamError> {
-                $crate::model::check_values(model, $table, values)?;
-                let mut it = values.iter().copied();
-                Ok(Self {
-                    $($field: it.next().unwrap_or(f64::NAN),)+
-                })
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self { $($field: $default,)+ }
-            }
-        }
-    };
-}
-pub(crate) use param_table;

@@ -14,7 +14,7 @@
 //! solver's step is then limited by accuracy, not by the stability of a drug that is long gone.
 
 use crate::error::ParamError;
-use crate::regimen::ResolvedDose;
+use crate::model::dose::ResolvedDose;
 
 /// Unit-bolus disposition: `C(t) = Σ_i coef_i · exp(−lambda_i t)` per mg dosed (mg/L per mg).
 #[derive(Debug, Clone, Copy, PartialEq)]

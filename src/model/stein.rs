@@ -20,12 +20,13 @@
 use nalgebra::SVector;
 
 use crate::error::ParamError;
+use crate::model::dose::ResolvedDose;
+use crate::model::trajectory::Trajectory;
 use crate::model::{
-    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, OutputInfo, ParamInfo, Segment,
-    Source, StateInfo, param_table,
+    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, ModelInfo, OutputInfo, Segment,
+    Source, StateInfo,
 };
-use crate::regimen::ResolvedDose;
-use crate::solve::Trajectory;
+use crate::param_table;
 use crate::variability::Covariates;
 
 const STEIN: Source = Source::Literature("Stein et al., CPT:PSP 2019;8:285, typical value");
@@ -62,7 +63,7 @@ const STATES: &[StateInfo] = &[
 ];
 
 const INPUTS: &[InputInfo] = &[InputInfo {
-    name: crate::regimen::CAR_T,
+    name: crate::model::dose::CAR_T,
     kind: InputKind::Cells,
     description: "CAR-T infusion (cells); starts the kinetics at R0 = Cmax/foldx",
 }];
@@ -127,27 +128,25 @@ impl SteinPatient {
     }
 }
 
+/// Index of the CAR-T product in [`INPUTS`], the model's only input.
+pub const CAR_T_INPUT: usize = 0;
+
+/// Metadata of the model: name, states, parameters, inputs, outputs, endpoints.
+pub const INFO: ModelInfo = ModelInfo {
+    name: "stein2019",
+    states: STATES,
+    parameters: STEIN_PARAMS,
+    inputs: INPUTS,
+    outputs: OUTPUTS,
+    endpoints: ENDPOINTS,
+};
+
 impl Model<2> for SteinModel {
     type Params = SteinParams;
     type Patient = SteinPatient;
 
-    fn name(&self) -> &'static str {
-        "stein2019"
-    }
-    fn states(&self) -> &'static [StateInfo] {
-        STATES
-    }
-    fn parameters(&self) -> &'static [ParamInfo] {
-        STEIN_PARAMS
-    }
-    fn inputs(&self) -> &'static [InputInfo] {
-        INPUTS
-    }
-    fn outputs(&self) -> &'static [OutputInfo] {
-        OUTPUTS
-    }
-    fn endpoint_info(&self) -> &'static [EndpointInfo] {
-        ENDPOINTS
+    fn info(&self) -> &'static ModelInfo {
+        &INFO
     }
     fn default_params(&self) -> SteinParams {
         SteinParams::default()
@@ -167,7 +166,7 @@ impl Model<2> for SteinModel {
     ) -> Result<SteinPatient, ParamError> {
         let first = doses
             .iter()
-            .find(|d| d.input == 0)
+            .find(|d| d.input == CAR_T_INPUT)
             .ok_or_else(|| ParamError::Invalid {
                 name: "car_t".into(),
                 reason: "the Stein model needs a CAR-T dose".into(),

@@ -17,11 +17,9 @@
 //! ```
 
 use crate::error::RegimenError;
-use crate::model::{InputInfo, InputKind};
+use crate::model::dose::{CAR_T, ResolvedDose};
+use crate::model::info::{InputInfo, InputKind};
 use crate::variability::Covariates;
-
-/// Name of the CAR-T product input in the built-in models.
-pub const CAR_T: &str = "car_t";
 
 /// A dose amount with its unit. Per-kg and per-m² amounts are scaled by the patient's weight
 /// and Mosteller body-surface area when the regimen is resolved.
@@ -113,31 +111,6 @@ impl Dose {
             Administration::Bolus => self.time_day,
             Administration::Infusion { duration_day } => self.time_day + duration_day,
         }
-    }
-}
-
-/// A dose resolved for one patient and model: input index, absolute amount, timing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ResolvedDose {
-    /// Index into the model's [`inputs`](crate::model::Model::inputs).
-    pub input: usize,
-    /// Start, day.
-    pub time_day: f64,
-    /// Amount: cells for cell products, mg for drugs.
-    pub amount: f64,
-    /// Infusion duration, day; `None` for a bolus.
-    pub duration_day: Option<f64>,
-}
-
-impl ResolvedDose {
-    /// End of the dose, day.
-    pub fn end_day(&self) -> f64 {
-        self.time_day + self.duration_day.unwrap_or(0.0)
-    }
-
-    /// Zero-order rate while infusing (amount/day); `None` for a bolus.
-    pub fn rate_per_day(&self) -> Option<f64> {
-        self.duration_day.map(|d| self.amount / d)
     }
 }
 
@@ -364,7 +337,98 @@ impl Regimen {
         Ok(())
     }
 
-    /// Resolves the doses for one patient into `out` (cleared first), in time order.
+    /// The lymphodepletion in words: each non-CAR-T drug's amount per administration and count,
+    /// e.g. `"Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1"`, or `"no lymphodepletion"`.
+    pub fn lymphodepletion_description(&self) -> String {
+        let mut parts: Vec<(String, String, usize)> = Vec::new();
+        for d in self.doses.iter().filter(|d| d.input != CAR_T) {
+            let (v, unit) = match d.amount {
+                Amount::MgPerM2(v) => (v, "mg/m2"),
+                Amount::MgPerKg(v) => (v, "mg/kg"),
+                Amount::Mg(v) => (v, "mg"),
+                Amount::CellsPerKg(v) => (v, "cells/kg"),
+                Amount::Cells(v) => (v, "cells"),
+            };
+            let name = match d.input.as_str() {
+                "fludarabine" => "Flu".to_string(),
+                "cyclophosphamide" => "Cy".to_string(),
+                other => other.to_string(),
+            };
+            let what = format!("{v} {unit}");
+            match parts.iter_mut().find(|p| p.0 == name && p.1 == what) {
+                Some(p) => p.2 += 1,
+                None => parts.push((name, what, 1)),
+            }
+        }
+        if parts.is_empty() {
+            return "no lymphodepletion".into();
+        }
+        parts
+            .iter()
+            .map(|(n, w, c)| format!("{n} {w} ×{c}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    /// Total CAR-T dose and its unit: `"cells/kg"` or `"cells"`, the first CAR-T dose's unit
+    /// (doses in the other unit are not added).
+    pub fn car_t_total_dose(&self) -> (f64, &'static str) {
+        let mut total = 0.0;
+        let mut unit = "cells/kg";
+        let mut first = true;
+        for d in self.doses.iter().filter(|d| d.input == CAR_T) {
+            let (v, u) = match d.amount {
+                Amount::CellsPerKg(v) => (v, "cells/kg"),
+                Amount::Cells(v) => (v, "cells"),
+                _ => continue,
+            };
+            if first {
+                unit = u;
+                first = false;
+            }
+            if u == unit {
+                total += v;
+            }
+        }
+        (total, unit)
+    }
+
+    /// Binds the regimen to a model's inputs: checks every dose and renal adjustment once
+    /// ([`Regimen::check_inputs`]) and stores each dose's input index, so that resolving it for
+    /// a patient ([`BoundRegimen::resolve_into`]) matches no names.
+    ///
+    /// # Errors
+    /// As [`Regimen::check_inputs`].
+    pub fn bind(&self, model: &str, inputs: &[InputInfo]) -> Result<BoundRegimen, RegimenError> {
+        self.check_inputs(model, inputs)?;
+        let doses = self
+            .doses
+            .iter()
+            .map(|d| BoundDose {
+                // check_inputs found every input.
+                input: inputs.iter().position(|i| i.name == d.input).unwrap_or(0),
+                amount: d.amount,
+                time_day: d.time_day,
+                duration_day: match d.administration {
+                    Administration::Bolus => None,
+                    Administration::Infusion { duration_day } => Some(duration_day),
+                },
+                renal: self
+                    .renal
+                    .iter()
+                    .find(|(i, _)| *i == d.input)
+                    .map(|(_, adj)| *adj),
+            })
+            .collect();
+        Ok(BoundRegimen {
+            regimen: self.clone(),
+            doses,
+        })
+    }
+
+    /// Resolves the doses for one patient into `out` (cleared first), in time order: a
+    /// one-off [`Regimen::bind`] followed by [`BoundRegimen::resolve_into`]. For many patients
+    /// bind once instead.
     ///
     /// # Errors
     /// As [`Regimen::check_inputs`].
@@ -375,26 +439,62 @@ impl Regimen {
         covariates: &Covariates,
         out: &mut Vec<ResolvedDose>,
     ) -> Result<(), RegimenError> {
-        self.check_inputs(model, inputs)?;
+        self.bind(model, inputs)?.resolve_into(covariates, out);
+        Ok(())
+    }
+}
+
+/// A [`Regimen`] checked against one model's inputs ([`Regimen::bind`]): every dose knows its
+/// input index and renal adjustment, so resolving it for a patient is arithmetic only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundRegimen {
+    regimen: Regimen,
+    doses: Vec<BoundDose>,
+}
+
+/// One dose of a [`BoundRegimen`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BoundDose {
+    input: usize,
+    amount: Amount,
+    time_day: f64,
+    duration_day: Option<f64>,
+    renal: Option<RenalAdjustment>,
+}
+
+impl BoundRegimen {
+    /// The regimen that was bound.
+    pub fn regimen(&self) -> &Regimen {
+        &self.regimen
+    }
+
+    /// Horizon start, day.
+    pub fn start_day(&self) -> f64 {
+        self.regimen.start_day
+    }
+
+    /// Horizon end, day.
+    pub fn end_day(&self) -> f64 {
+        self.regimen.end_day
+    }
+
+    /// Resolves the doses for one patient into `out` (cleared first), in time order: per-kg and
+    /// per-m² amounts scaled by the patient's weight and body-surface area, renal adjustments
+    /// applied by the patient's eGFR. `covariates` must be valid
+    /// ([`Covariates::validate`]).
+    pub fn resolve_into(&self, covariates: &Covariates, out: &mut Vec<ResolvedDose>) {
         out.clear();
-        for d in &self.doses {
-            let input = inputs.iter().position(|i| i.name == d.input).unwrap_or(0);
-            let renal = self
+        out.extend(self.doses.iter().map(|d| {
+            let renal = d
                 .renal
-                .iter()
-                .find(|(i, _)| *i == d.input)
-                .map_or(1.0, |(_, adj)| adj.factor(covariates.egfr_ml_per_min));
-            out.push(ResolvedDose {
-                input,
+                .map_or(1.0, |adj| adj.factor(covariates.egfr_ml_per_min));
+            ResolvedDose {
+                input: d.input,
                 time_day: d.time_day,
                 amount: d.amount.absolute(covariates) * renal,
-                duration_day: match d.administration {
-                    Administration::Bolus => None,
-                    Administration::Infusion { duration_day } => Some(duration_day),
-                },
-            });
-        }
-        Ok(())
+                duration_day: d.duration_day,
+            }
+        }));
     }
 }
 
@@ -553,6 +653,20 @@ impl RegimenBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lymphodepletion_and_car_t_dose_are_described() {
+        let r = Regimen::mackensen_2022();
+        assert_eq!(
+            r.lymphodepletion_description(),
+            "Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1"
+        );
+        assert_eq!(
+            Regimen::flu_cy(1e6, 0.0, 0.0).lymphodepletion_description(),
+            "no lymphodepletion"
+        );
+        assert_eq!(r.car_t_total_dose(), (1e6, "cells/kg"));
+    }
 
     fn base() -> RegimenBuilder {
         Regimen::builder().car_t(Amount::CellsPerKg(1e6), 0.0)

@@ -19,21 +19,15 @@
 //! ode_solvers' Dop853 is not used: in 0.6.2 its tableau has c12 = c13 = 0 instead of 1, which is
 //! silently wrong for right-hand sides that depend on t (infusions).
 
-mod dense;
 mod dopri5;
 mod rosenbrock;
-mod trajectory;
-
-pub use dense::{Crossing, Cubic, StepSpan, exp_kernel_moments};
-pub use trajectory::Trajectory;
 
 use nalgebra::SVector;
 use ode_solvers::dop_shared::{IntegrationError, OutputType};
 use ode_solvers::{Dopri5, System};
 
 use crate::error::SolveError;
-use crate::model::{Model, Segment};
-use crate::regimen::ResolvedDose;
+use crate::model::{Model, ResolvedDose, Segment, StepSpan, Trajectory};
 
 /// Segments shorter than this fraction of the time since the horizon start (at least 1 day) are
 /// not integrated: their running infusions are delivered as boluses.
@@ -76,6 +70,18 @@ pub enum Method {
     /// The crate's linearly implicit Rosenbrock 2(3) method (Shampine & Reichelt 1997, MATLAB
     /// `ode23s`): L-stable, for stiff patients. Jacobian by finite differences.
     Rosenbrock23,
+}
+
+impl Method {
+    /// Short snake_case name, as in scenario files and tables: `dopri5`, `ode_solvers_dopri5`,
+    /// `rosenbrock23`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Dopri5 => "dopri5",
+            Method::OdeSolversDopri5 => "ode_solvers_dopri5",
+            Method::Rosenbrock23 => "rosenbrock23",
+        }
+    }
 }
 
 impl Default for SolverOptions {
@@ -162,8 +168,9 @@ pub struct Workspace {
 /// [`Regimen::resolve_into`](crate::regimen::Regimen::resolve_into)).
 ///
 /// # Errors
-/// [`SolveError`] with the time reached when the step limit is hit, the step size underflows,
-/// stiffness is detected or the state becomes non-finite.
+/// [`SolveError::BadOption`] for invalid options; otherwise [`SolveError`] with the time
+/// reached when the step limit is hit, the step size underflows, stiffness is detected or the
+/// state becomes non-finite.
 pub fn solve_into<M, const N: usize>(
     model: &M,
     patient: &M::Patient,
@@ -177,6 +184,23 @@ where
     M: Model<N>,
 {
     options.validate()?;
+    integrate(model, patient, doses, start_day, end_day, options, ws)
+}
+
+/// [`solve_into`] with options already validated ([`SolverOptions::validate`]): the per-patient
+/// path checks them once per study, not once per patient.
+pub(crate) fn integrate<M, const N: usize>(
+    model: &M,
+    patient: &M::Patient,
+    doses: &[ResolvedDose],
+    start_day: f64,
+    end_day: f64,
+    options: &SolverOptions,
+    ws: &mut Workspace,
+) -> Result<SolveStats, SolveError>
+where
+    M: Model<N>,
+{
     let n_out = model.outputs().len();
     ws.trajectory
         .reset(start_day, end_day, options.output_step_day, n_out);

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{ParamError, SpecError};
-use crate::model::ParamInfo;
+use crate::model::info::ParamInfo;
 
 /// Random effects on named parameters with covariance Ω (log or logit scale).
 #[derive(Debug, Clone, PartialEq)]

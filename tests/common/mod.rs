@@ -6,9 +6,9 @@
 #![allow(dead_code)]
 
 use cartsim::cohort::CohortResult;
+use cartsim::model::ResolvedDose;
 use cartsim::model::stein::SteinPatient;
 use cartsim::prelude::*;
-use cartsim::regimen::ResolvedDose;
 
 /// The SLE reference scenario: model, parameters, covariates, regimen and solver options.
 #[derive(Debug, Clone)]

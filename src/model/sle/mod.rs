@@ -120,13 +120,14 @@ pub use params::{SLE_PARAMS, SleParams};
 use nalgebra::SVector;
 
 use crate::error::ParamError;
+use crate::model::dose::ResolvedDose;
 use crate::model::pk::{Disposition, Exposure};
+use crate::model::step::StepSpan;
+use crate::model::trajectory::Trajectory;
 use crate::model::{
-    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, OutputInfo, ParamInfo, Segment,
+    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, ModelInfo, OutputInfo, Segment,
     StateInfo,
 };
-use crate::regimen::ResolvedDose;
-use crate::solve::{StepSpan, Trajectory};
 use crate::variability::{Covariates, Iiv, PatientRng};
 
 /// Number of states of the SLE model.
@@ -223,10 +224,20 @@ const STATES: &[StateInfo] = &[
     },
 ];
 
-/// Dose inputs of the SLE model.
+/// Indices of the SLE model's dose inputs in [`INPUTS`] (a resolved dose's `input`).
+pub mod input {
+    /// The CAR-T product (cells).
+    pub const CAR_T: usize = 0;
+    /// Fludarabine phosphate (mg).
+    pub const FLUDARABINE: usize = 1;
+    /// Cyclophosphamide (mg).
+    pub const CYCLOPHOSPHAMIDE: usize = 2;
+}
+
+/// Dose inputs of the SLE model, in the order of [`input`].
 pub const INPUTS: &[InputInfo] = &[
     InputInfo {
-        name: crate::regimen::CAR_T,
+        name: crate::model::dose::CAR_T,
         kind: InputKind::Cells,
         description: "CD19 CAR-T product (cells), split into effector/memory by f_mem",
     },
@@ -774,27 +785,22 @@ fn cd19_loss_rate(pt: &SlePatient, c_f: f64, c_c: f64, e: f64, m: f64, u: f64) -
     kappa + p.b_lineage_ld_sensitivity * k_ld
 }
 
+/// Metadata of the model: name, states, parameters, inputs, outputs, endpoints.
+pub const INFO: ModelInfo = ModelInfo {
+    name: "sle_cd19_car_t",
+    states: STATES,
+    parameters: SLE_PARAMS,
+    inputs: INPUTS,
+    outputs: OUTPUTS,
+    endpoints: ENDPOINTS,
+};
+
 impl Model<SLE_STATES> for SleModel {
     type Params = SleParams;
     type Patient = SlePatient;
 
-    fn name(&self) -> &'static str {
-        "sle_cd19_car_t"
-    }
-    fn states(&self) -> &'static [StateInfo] {
-        STATES
-    }
-    fn parameters(&self) -> &'static [ParamInfo] {
-        SLE_PARAMS
-    }
-    fn inputs(&self) -> &'static [InputInfo] {
-        INPUTS
-    }
-    fn outputs(&self) -> &'static [OutputInfo] {
-        OUTPUTS
-    }
-    fn endpoint_info(&self) -> &'static [EndpointInfo] {
-        ENDPOINTS
+    fn info(&self) -> &'static ModelInfo {
+        &INFO
     }
     fn default_params(&self) -> SleParams {
         SleParams::default()
@@ -812,7 +818,6 @@ impl Model<SLE_STATES> for SleModel {
         cov: &Covariates,
         doses: &[ResolvedDose],
     ) -> Result<SlePatient, ParamError> {
-        cov.validate()?;
         let w = cov.weight_kg;
         let v_blood_ul = p.blood_volume_ml_per_kg * w * 1000.0;
         let to_blood = p.blood_fraction * 1e6 / v_blood_ul;
@@ -881,11 +886,17 @@ impl Model<SLE_STATES> for SleModel {
             p.flu_q3_l_per_h * a75 * 24.0,
         )?;
         let negligible = self.definitions.negligible_drug_mg_per_l;
-        let flu = Exposure::new(&flu_disp, doses, 1, p.flu_salt_fraction, negligible);
+        let flu = Exposure::new(
+            &flu_disp,
+            doses,
+            input::FLUDARABINE,
+            p.flu_salt_fraction,
+            negligible,
+        );
         let flu_auc_mg_h_per_l = flu.auc_mg_day_per_l() * 24.0;
         let k_cy = std::f64::consts::LN_2 / (p.cy_half_life_h / 24.0);
         let cy_disp = Disposition::one_compartment(p.cy_volume_l_per_kg * w, k_cy);
-        let cy = Exposure::new(&cy_disp, doses, 2, 1.0, negligible);
+        let cy = Exposure::new(&cy_disp, doses, input::CYCLOPHOSPHAMIDE, 1.0, negligible);
 
         Ok(SlePatient {
             p: *p,
@@ -1029,7 +1040,7 @@ impl Model<SLE_STATES> for SleModel {
         y: &mut SVector<f64, SLE_STATES>,
     ) {
         // Drugs act through their closed-form exposure; only the cell product enters the state.
-        if input == 0 {
+        if input == self::input::CAR_T {
             let mcells = amount * 1e-6;
             y[ix::E] += (1.0 - pt.p.product_memory_fraction) * mcells;
             y[ix::M] += pt.p.product_memory_fraction * mcells;
@@ -1165,6 +1176,14 @@ impl Model<SLE_STATES> for SleModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_indices_name_the_inputs() {
+        assert_eq!(INPUTS.len(), 3);
+        assert_eq!(INPUTS[input::CAR_T].name, crate::model::CAR_T);
+        assert_eq!(INPUTS[input::FLUDARABINE].name, "fludarabine");
+        assert_eq!(INPUTS[input::CYCLOPHOSPHAMIDE].name, "cyclophosphamide");
+    }
 
     #[test]
     fn kill_rate_output_matches_the_right_hand_side() {

@@ -5,7 +5,7 @@
 //! MODEL.md §1), *assumption* (with what was checked).
 
 use crate::model::Source::{Assumption, Calibrated, Literature};
-use crate::model::param_table;
+use crate::param_table;
 
 param_table! {
     /// Parameters of the SLE model (typical values of the Erlangen cohort).

@@ -29,7 +29,7 @@
 //! makes elimination absorbing there); the relapse is reported through the endpoints.
 
 use crate::model::birth_death::{BirthDeathRates, Fate, simulate_clone};
-use crate::solve::Trajectory;
+use crate::model::trajectory::Trajectory;
 use crate::variability::PatientRng;
 
 use super::{SleDefinitions, SlePatient, out};

@@ -16,9 +16,9 @@ use nalgebra::SVector;
 use super::{
     ANTIGEN, SLE_STATES, SleDefinitions, SlePatient, antigen_mcells, il6_production_rate, ix, pos,
 };
-use crate::solve::{Crossing, Cubic, StepSpan, exp_kernel_moments};
+use crate::model::step::{Crossing, Cubic, StepSpan, exp_kernel_moments};
 
-/// Slots of [`Trajectory::tracked`](crate::solve::Trajectory::tracked).
+/// Slots of [`Trajectory::tracked`](crate::model::Trajectory::tracked).
 pub(super) mod slot {
     /// CAR-T peak after day 0, cells/µL.
     pub const CAR_T_PEAK: usize = 0;
