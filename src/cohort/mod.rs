@@ -553,6 +553,43 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         Ok(c)
     }
 
+    /// A copy of this cohort with other typical parameter values (table order), same patients
+    /// (common random numbers): each patient draws the same covariates and η and applies them to
+    /// the new typical values.
+    ///
+    /// The values replace [`Cohort::typical_values`] as they are. When the cohort was built with
+    /// [`CohortBuilder::uncertainty`], its typical values are that replicate's draw; the draw is
+    /// not applied again on top of `values`, which are taken as the replicate's typical values.
+    ///
+    /// # Errors
+    /// [`ParamError`] when the model rejects the values (wrong length, out of range).
+    pub fn with_typical_values(&self, values: Vec<f64>) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        self.model.params_from_values(&values)?;
+        let mut c = self.clone();
+        c.typical = values;
+        Ok(c)
+    }
+
+    /// A copy of this cohort with another inter-individual variability, same patients (common
+    /// random numbers: with the same names, the same standard-normal draws, scaled by the new
+    /// Ω).
+    ///
+    /// # Errors
+    /// [`ParamError`] when Ω names a parameter the model does not have.
+    pub fn with_iiv(&self, iiv: Iiv) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        let bound_iiv = iiv.bind(self.model.name(), self.model.parameters())?;
+        let mut c = self.clone();
+        c.iiv = iiv;
+        c.bound_iiv = bound_iiv;
+        Ok(c)
+    }
+
     fn band_times(&self) -> Vec<f64> {
         self.band_times_day.clone()
     }
