@@ -33,7 +33,8 @@ fn calibration_recovers_perturbed_typical_values_within_5_percent() {
         ("b_cell_reappearance_day", Statistic::Sd),
         ("b_cell_reappearance_day", Statistic::Quantile(0.25)),
     ];
-    let mut base = Calibration::builder(model).patients(80).seed(5);
+    let cohort = Cohort::builder(model).patients(80).seed(5).build().unwrap();
+    let mut base = Calibration::builder(cohort);
     for n in names {
         base = base.fit(Fit::typical(n));
     }
@@ -85,10 +86,8 @@ fn calibration_recovers_perturbed_typical_values_within_5_percent() {
 fn calibration_can_fit_an_omega_to_a_spread() {
     // The SD of B-cell return carries the ω of the maturation delay: fit it back from 0.25.
     let model = SleModel::default();
-    let base = Calibration::builder(model)
-        .patients(80)
-        .seed(2)
-        .fit(Fit::omega("maturation_delay_day"));
+    let cohort = Cohort::builder(model).patients(80).seed(2).build().unwrap();
+    let base = Calibration::builder(cohort).fit(Fit::omega("maturation_delay_day"));
     let probe = base
         .clone()
         .target(CalibrationTarget::new(
@@ -120,21 +119,24 @@ fn calibration_can_fit_an_omega_to_a_spread() {
 
 #[test]
 fn calibration_rejects_bad_specifications() {
-    let model = SleModel::default();
+    let cohort = Cohort::builder(SleModel::default())
+        .patients(10)
+        .build()
+        .unwrap();
     let t = CalibrationTarget::new("b_cell_reappearance_day", Statistic::Mean, 110.0, 10.0);
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("no_such_parameter"))
         .target(t.clone())
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("no_such_parameter"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day"))
         .target(CalibrationTarget::new("nope", Statistic::Mean, 1.0, 1.0))
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("unknown endpoint"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day"))
         .target(CalibrationTarget::new(
             "b_cell_reappearance_day",
@@ -145,13 +147,13 @@ fn calibration_rejects_bad_specifications() {
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("scale"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::omega("blood_fraction"))
         .target(t.clone())
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("not in Ω"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day").bounds(0.01, 0.1))
         .start(vec![0.5])
         .target(t)

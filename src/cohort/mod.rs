@@ -590,6 +590,24 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         Ok(c)
     }
 
+    /// A copy of this cohort that yields per-patient endpoints at the least cost, for fitting
+    /// summary statistics of them (calibration): records kept, failures recorded and skipped
+    /// ([`OnFailure::Continue`]), an exact summary with one band time (the horizon start) and no
+    /// attainment targets. What decides a patient's result (model, typical values, population,
+    /// Ω, regimen, solver, stiff retry, seed, size) is unchanged.
+    pub(crate) fn for_endpoint_statistics(&self) -> Self
+    where
+        M: Clone,
+    {
+        let mut c = self.clone();
+        c.records = Records::Keep;
+        c.on_failure = OnFailure::Continue;
+        c.summary_mode = SummaryMode::Exact;
+        c.band_times_day = vec![self.regimen.start_day()];
+        c.targets.clear();
+        c
+    }
+
     fn band_times(&self) -> Vec<f64> {
         self.band_times_day.clone()
     }
