@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use cartsim::calibrate::{Calibration, CalibrationTarget, Fit, Statistic};
+use cartsim::cohort::Cohort;
 use cartsim::prelude::*;
 use clap::Parser;
 
@@ -69,10 +70,8 @@ fn main() -> Result<ExitCode, cartsim::Error> {
         ("b_cell_reappearance_day", Statistic::Sd),
     ];
 
-    let mut base = Calibration::builder(model)
-        .patients(n)
-        .seed(args.seed)
-        .max_iters(args.max_iters);
+    let cohort = Cohort::builder(model).patients(n).seed(args.seed).build()?;
+    let mut base = Calibration::builder(cohort).max_iters(args.max_iters);
     let mut shipped = Vec::new();
     let mut start = Vec::new();
     for &(name, factor) in fitted {

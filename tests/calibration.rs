@@ -10,7 +10,7 @@ use cartsim::cohort::Cohort;
 use cartsim::model::birth_death::{BirthDeathRates, ConstantRates, Fate, simulate_clone};
 use cartsim::model::sle::SLE_STATES;
 use cartsim::prelude::*;
-use cartsim::variability::stochastic_rng;
+use cartsim::variability::{Iiv, stochastic_rng};
 use rand_distr::{Distribution, StandardNormal};
 
 // ---------------------------------------------------------------------------------------------
@@ -33,7 +33,8 @@ fn calibration_recovers_perturbed_typical_values_within_5_percent() {
         ("b_cell_reappearance_day", Statistic::Sd),
         ("b_cell_reappearance_day", Statistic::Quantile(0.25)),
     ];
-    let mut base = Calibration::builder(model).patients(80).seed(5);
+    let cohort = Cohort::builder(model).patients(80).seed(5).build().unwrap();
+    let mut base = Calibration::builder(cohort);
     for n in names {
         base = base.fit(Fit::typical(n));
     }
@@ -85,10 +86,8 @@ fn calibration_recovers_perturbed_typical_values_within_5_percent() {
 fn calibration_can_fit_an_omega_to_a_spread() {
     // The SD of B-cell return carries the ω of the maturation delay: fit it back from 0.25.
     let model = SleModel::default();
-    let base = Calibration::builder(model)
-        .patients(80)
-        .seed(2)
-        .fit(Fit::omega("maturation_delay_day"));
+    let cohort = Cohort::builder(model).patients(80).seed(2).build().unwrap();
+    let base = Calibration::builder(cohort).fit(Fit::omega("maturation_delay_day"));
     let probe = base
         .clone()
         .target(CalibrationTarget::new(
@@ -120,21 +119,24 @@ fn calibration_can_fit_an_omega_to_a_spread() {
 
 #[test]
 fn calibration_rejects_bad_specifications() {
-    let model = SleModel::default();
+    let cohort = Cohort::builder(SleModel::default())
+        .patients(10)
+        .build()
+        .unwrap();
     let t = CalibrationTarget::new("b_cell_reappearance_day", Statistic::Mean, 110.0, 10.0);
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("no_such_parameter"))
         .target(t.clone())
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("no_such_parameter"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day"))
         .target(CalibrationTarget::new("nope", Statistic::Mean, 1.0, 1.0))
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("unknown endpoint"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day"))
         .target(CalibrationTarget::new(
             "b_cell_reappearance_day",
@@ -145,19 +147,97 @@ fn calibration_rejects_bad_specifications() {
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("scale"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::omega("blood_fraction"))
         .target(t.clone())
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("not in Ω"), "{e}");
-    let e = Calibration::builder(model)
+    let e = Calibration::builder(cohort.clone())
         .fit(Fit::typical("memory_death_per_day").bounds(0.01, 0.1))
         .start(vec![0.5])
         .target(t)
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("start"), "{e}");
+}
+
+/// The fit simulates the cohort the user built: its regimen and parameter-uncertainty draw
+/// reach every evaluation (before, calibration rebuilt a cohort from its own copy of a few
+/// settings, so neither did), the drawn typical values are the start and stay in place for the
+/// unfitted parameters, and a statistic equals the one of the user's cohort run directly.
+#[test]
+fn calibration_simulates_the_users_cohort() {
+    let model = SleModel::default();
+    let unc = Iiv::diagonal(
+        "uncertainty",
+        &[
+            ("effector_proliferation_per_day", 0.2),
+            ("effector_to_memory_per_day", 0.2),
+        ],
+    )
+    .unwrap();
+    let cohort = Cohort::builder(model)
+        .patients(40)
+        .seed(3)
+        .regimen(Regimen::flu_cy(3e5, 25.0, 1000.0))
+        .uncertainty(unc, 2)
+        .build()
+        .unwrap();
+    let peak = CalibrationTarget::new("car_t_peak_cells_per_ul", Statistic::Mean, 0.0, 1.0);
+    let name = "effector_to_memory_per_day";
+    let k = model.param_index(name).unwrap();
+    let cal = Calibration::builder(cohort.clone())
+        .fit(Fit::typical(name))
+        .target(peak.clone())
+        .build()
+        .unwrap();
+    assert_ne!(cohort.typical_values()[k], model.parameters()[k].default);
+    assert_eq!(cal.start_values(), &[cohort.typical_values()[k]]);
+    assert_eq!(cal.cohort().typical_values(), cohort.typical_values());
+    assert_eq!(cal.cohort().regimen(), cohort.regimen());
+
+    let v = 0.012;
+    let (stats, failed) = cal.simulate_statistics(&[v]).unwrap();
+    assert_eq!(failed, 0);
+    let mut typical = cohort.typical_values().to_vec();
+    typical[k] = v;
+    let at_v = cohort.with_typical_values(typical).unwrap();
+    assert_eq!(
+        cal.cohort_at(&[v]).unwrap().typical_values(),
+        at_v.typical_values()
+    );
+    let e = model
+        .endpoint_info()
+        .iter()
+        .position(|i| i.name == "car_t_peak_cells_per_ul")
+        .unwrap();
+    let peaks: Vec<f64> = at_v
+        .run()
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.endpoints[e])
+        .collect();
+    assert_eq!(stats[0].to_bits(), Statistic::Mean.of(&peaks).to_bits());
+
+    // The model's defaults on the same patients give another statistic.
+    let plain = Cohort::builder(model).patients(40).seed(3).build().unwrap();
+    let plain = Calibration::builder(plain)
+        .fit(Fit::typical(name))
+        .target(peak)
+        .build()
+        .unwrap();
+    let (plain_stats, _) = plain.simulate_statistics(&[v]).unwrap();
+    assert!(
+        (plain_stats[0] / stats[0] - 1.0).abs() > 0.01,
+        "{plain_stats:?} vs {stats:?}"
+    );
+
+    // Derived cohorts validate what they take.
+    assert!(cohort.with_typical_values(vec![1.0; 3]).is_err());
+    let unknown = Iiv::diagonal("omega", &[("no_such_parameter", 0.1)]).unwrap();
+    assert!(cohort.with_iiv(unknown).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,13 +3,27 @@
 //! default cohort with the published trial ([`validation`]).
 //!
 //! # The fit
-//! A [`Calibration`] holds a cohort specification (model, population, Ω, regimen, solver, seed,
-//! number of patients), the quantities to fit ([`Fit`]: a typical value or the ω of a
-//! parameter, each with bounds) and the [`CalibrationTarget`]s: an endpoint, a statistic
-//! ([`Statistic`]: mean, SD, quantile or fraction of patients), a target value, a scale and a
-//! weight. Every evaluation simulates **the same virtual patients** (same seed, same ids:
-//! common random numbers), so the loss is a deterministic, nearly smooth function of the
-//! fitted values and differences between evaluations come from the parameters alone.
+//! A [`Calibration`] starts from a validated [`Cohort`] (model, typical values, population, Ω,
+//! regimen, solver, stiff retry, seed, number of patients: everything a patient's result
+//! depends on, as the user built it) and adds only what is its own: the quantities to fit
+//! ([`Fit`]: a typical value or the ω of a parameter, each with bounds), the
+//! [`CalibrationTarget`]s (an endpoint, a statistic ([`Statistic`]: mean, SD, quantile or
+//! fraction of patients), a target value, a scale and a weight), start values and the
+//! optimiser's settings. Each evaluation derives the cohort at the trial values from the given
+//! one ([`Cohort::with_typical_values`], [`Cohort::with_iiv`]), so it simulates **the same
+//! virtual patients** (same seed, same ids: common random numbers) and the loss is a
+//! deterministic, nearly smooth function of the fitted values; differences between evaluations
+//! come from the parameters alone.
+//!
+//! The fit needs each patient's endpoints, not the cohort's output settings, so it replaces
+//! those: records are kept (the statistics are computed from them), failed patients are
+//! recorded, left out of the statistics and counted ([`Evaluation::failed`]) whatever the
+//! cohort's [`OnFailure`](crate::cohort::OnFailure) (a single failing patient must not end a
+//! fit), and the summary is reduced to its cheapest form (exact, one band time, no attainment
+//! targets) because only its failure count is read. A cohort built with parameter uncertainty
+//! ([`CohortBuilder::uncertainty`](crate::cohort::CohortBuilder::uncertainty)) is fitted at
+//! that replicate: its drawn typical values are the start and stay in place for the parameters
+//! not fitted.
 //!
 //! **Loss** (weighted least squares on scaled statistics):
 //!
@@ -32,11 +46,11 @@
 //!
 //! ```no_run
 //! use cartsim::calibrate::{Calibration, CalibrationTarget, Fit, Statistic};
+//! use cartsim::cohort::Cohort;
 //! use cartsim::prelude::*;
 //!
-//! let cal = Calibration::builder(SleModel::default())
-//!     .patients(300)
-//!     .seed(1)
+//! let cohort = Cohort::builder(SleModel::default()).patients(300).seed(1).build()?;
+//! let cal = Calibration::builder(cohort)
 //!     .fit(Fit::typical("effector_to_memory_per_day"))
 //!     .target(CalibrationTarget::new("b_cell_reappearance_day", Statistic::Mean, 110.0, 10.0))
 //!     .build()?;
@@ -54,13 +68,10 @@ use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
 use nalgebra::DMatrix;
 
-use crate::cohort::{Cohort, OnFailure, Records};
+use crate::cohort::Cohort;
 use crate::error::{Error, ParamError, SpecError};
 use crate::model::Model;
-use crate::regimen::Regimen;
-use crate::solve::SolverOptions;
-use crate::summary::SummaryMode;
-use crate::variability::{Iiv, Population};
+use crate::variability::Iiv;
 
 /// A summary statistic of one endpoint across the patients that have a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -275,14 +286,8 @@ impl CalibrationResult {
 /// A validated calibration problem; see the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Calibration<M: Model<N>, const N: usize> {
-    model: M,
-    typical: Vec<f64>,
-    population: Population,
-    iiv: Iiv,
-    regimen: Regimen,
-    solver: SolverOptions,
-    seed: u64,
-    n_patients: u64,
+    /// The user's cohort, set up for endpoint statistics; every evaluation derives from it.
+    cohort: Cohort<M, N>,
     fits: Vec<Fit>,
     /// Per fit: parameter index in the table (typical) or in the Ω (omega).
     fit_index: Vec<usize>,
@@ -300,14 +305,7 @@ pub struct Calibration<M: Model<N>, const N: usize> {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct CalibrationBuilder<M: Model<N>, const N: usize> {
-    model: M,
-    typical: Option<M::Params>,
-    population: Population,
-    iiv: Option<Iiv>,
-    regimen: Regimen,
-    solver: SolverOptions,
-    seed: u64,
-    n_patients: u64,
+    cohort: Cohort<M, N>,
     fits: Vec<Fit>,
     start: Option<Vec<f64>>,
     targets: Vec<CalibrationTarget>,
@@ -317,19 +315,13 @@ pub struct CalibrationBuilder<M: Model<N>, const N: usize> {
 }
 
 impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
-    /// Starts a builder: the model's typical values and default Ω, the SLE population, the
-    /// Mackensen 2022 regimen, default solver, seed 1, 300 patients, at most 300 iterations,
-    /// SD tolerance 1e-8, initial step 0.1 (log scale).
-    pub fn builder(model: M) -> CalibrationBuilder<M, N> {
+    /// Starts a builder on a validated cohort, whose patients every evaluation simulates (its
+    /// typical values, Ω, population, regimen, solver, stiff retry, seed and size; see the
+    /// [module docs](self) for the output settings the fit replaces). Defaults: at most 300
+    /// iterations, SD tolerance 1e-8, initial step 0.1 (log scale).
+    pub fn builder(cohort: Cohort<M, N>) -> CalibrationBuilder<M, N> {
         CalibrationBuilder {
-            model,
-            typical: None,
-            population: Population::sle(),
-            iiv: None,
-            regimen: Regimen::mackensen_2022(),
-            solver: SolverOptions::default(),
-            seed: 1,
-            n_patients: 300,
+            cohort,
             fits: Vec::new(),
             start: None,
             targets: Vec::new(),
@@ -341,48 +333,13 @@ impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
 }
 
 impl<M: Model<N> + Clone, const N: usize> CalibrationBuilder<M, N> {
-    /// Typical values the fit starts from and keeps for unfitted parameters (default: the
-    /// model's defaults).
-    pub fn typical_params(mut self, p: &M::Params) -> Self {
-        self.typical = Some(p.clone());
-        self
-    }
-    /// Covariate distributions.
-    pub fn population(mut self, p: Population) -> Self {
-        self.population = p;
-        self
-    }
-    /// Inter-individual variability (default: the model's).
-    pub fn iiv(mut self, iiv: Iiv) -> Self {
-        self.iiv = Some(iiv);
-        self
-    }
-    /// Regimen.
-    pub fn regimen(mut self, r: Regimen) -> Self {
-        self.regimen = r;
-        self
-    }
-    /// Solver options.
-    pub fn solver(mut self, o: SolverOptions) -> Self {
-        self.solver = o;
-        self
-    }
-    /// Seed of the common virtual patients.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-    /// Patients per evaluation (> 0).
-    pub fn patients(mut self, n: u64) -> Self {
-        self.n_patients = n;
-        self
-    }
     /// Adds a quantity to fit.
     pub fn fit(mut self, f: Fit) -> Self {
         self.fits.push(f);
         self
     }
-    /// Starting values of the fitted quantities, in fit order (default: their current values).
+    /// Starting values of the fitted quantities, in fit order (default: their values in the
+    /// cohort).
     pub fn start(mut self, values: Vec<f64>) -> Self {
         self.start = Some(values);
         self
@@ -419,15 +376,13 @@ impl<M: Model<N> + Clone, const N: usize> CalibrationBuilder<M, N> {
     /// [`ParamError::Unknown`] for an unknown parameter; [`SpecError::Invalid`] naming the field
     /// for no fit, a repeated fit, an ω fit of a parameter not in Ω, bad bounds or start, an
     /// unknown endpoint, a non-finite target, a scale ≤ 0, a negative weight, a quantile outside
-    /// (0, 1), zero patients or bad optimiser settings; errors of the cohort specification.
+    /// (0, 1) or bad optimiser settings; errors of the cohort at the start values.
     pub fn build(self) -> Result<Calibration<M, N>, Error> {
-        let model = self.model;
+        let cohort = self.cohort.for_endpoint_statistics();
+        let model = cohort.model();
         let bad = |field: String, reason: String| -> Error {
             SpecError::Invalid { field, reason }.into()
         };
-        if self.n_patients == 0 {
-            return Err(bad("calibration.patients".into(), "must be > 0".into()));
-        }
         if self.fits.is_empty() {
             return Err(bad(
                 "calibration.fits".into(),
@@ -456,16 +411,8 @@ impl<M: Model<N> + Clone, const N: usize> CalibrationBuilder<M, N> {
             ));
         }
         let table = model.parameters();
-        let mut typical = vec![0.0; table.len()];
-        match &self.typical {
-            Some(p) => model.param_values(p, &mut typical),
-            None => typical
-                .iter_mut()
-                .zip(table)
-                .for_each(|(v, p)| *v = p.default),
-        }
-        model.params_from_values(&typical)?;
-        let iiv = self.iiv.unwrap_or_else(|| model.default_iiv());
+        let typical = cohort.typical_values();
+        let iiv = cohort.iiv();
         let mut fit_index = Vec::with_capacity(self.fits.len());
         let mut current = Vec::with_capacity(self.fits.len());
         let mut lower = Vec::with_capacity(self.fits.len());
@@ -564,14 +511,7 @@ impl<M: Model<N> + Clone, const N: usize> CalibrationBuilder<M, N> {
             target_index.push(k);
         }
         let cal = Calibration {
-            model,
-            typical,
-            population: self.population,
-            iiv,
-            regimen: self.regimen,
-            solver: self.solver,
-            seed: self.seed,
-            n_patients: self.n_patients,
+            cohort,
             fits: self.fits,
             fit_index,
             lower,
@@ -583,13 +523,18 @@ impl<M: Model<N> + Clone, const N: usize> CalibrationBuilder<M, N> {
             sd_tolerance: self.sd_tolerance,
             initial_step: self.initial_step,
         };
-        // The cohort must build at the start (population, regimen, solver, Ω).
-        cal.cohort(&cal.start)?;
+        // The cohort must take the start values (typical values the model accepts, a valid Ω).
+        cal.cohort_at(&cal.start)?;
         Ok(cal)
     }
 }
 
 impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
+    /// The cohort every evaluation derives from: the one given to [`Calibration::builder`]
+    /// with the fit's output settings (see the [module docs](self)).
+    pub fn cohort(&self) -> &Cohort<M, N> {
+        &self.cohort
+    }
     /// The fitted quantities.
     pub fn fits(&self) -> &[Fit] {
         &self.fits
@@ -609,8 +554,8 @@ impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
 
     /// Typical values and Ω with the fitted quantities set to `values` (fit order).
     fn apply(&self, values: &[f64]) -> Result<(Vec<f64>, Iiv), Error> {
-        let mut typical = self.typical.clone();
-        let mut omega: DMatrix<f64> = self.iiv.omega().clone();
+        let mut typical = self.cohort.typical_values().to_vec();
+        let mut omega: DMatrix<f64> = self.cohort.iiv().omega().clone();
         for ((f, &i), &v) in self.fits.iter().zip(&self.fit_index).zip(values) {
             match f.kind {
                 FitKind::Typical => typical[i] = v,
@@ -629,35 +574,23 @@ impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
                 }
             }
         }
-        let names: Vec<&str> = self.iiv.names().iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = self
+            .cohort
+            .iiv()
+            .names()
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         let iiv = Iiv::new("omega", &names, omega)?;
         Ok((typical, iiv))
     }
 
-    fn cohort(&self, values: &[f64]) -> Result<Cohort<M, N>, Error> {
-        let (typical, iiv) = self.apply(values)?;
-        let params = self.model.params_from_values(&typical)?;
-        Cohort::builder(self.model.clone())
-            .typical_params(&params)
-            .population(self.population)
-            .iiv(iiv)
-            .regimen(self.regimen.clone())
-            .solver(self.solver)
-            .seed(self.seed)
-            .patients(self.n_patients)
-            .on_failure(OnFailure::Continue)
-            .records(Records::Keep)
-            .summary_mode(SummaryMode::Exact)
-            .band_times_day(vec![self.regimen.start_day()])
-            .build()
-    }
-
-    /// Simulates the common cohort at `values` (fit order, natural units) and returns each
-    /// target's statistic and the number of failed patients.
+    /// The cohort simulated at `values` (fit order, natural units): [`Calibration::cohort`]
+    /// with the fitted typical values and ω in place.
     ///
     /// # Errors
-    /// When the values are invalid for the model or the cohort cannot run.
-    pub fn simulate_statistics(&self, values: &[f64]) -> Result<(Vec<f64>, u64), Error> {
+    /// When the values are invalid for the model or give an invalid Ω.
+    pub fn cohort_at(&self, values: &[f64]) -> Result<Cohort<M, N>, Error> {
         if values.len() != self.fits.len() {
             return Err(ParamError::WrongLength {
                 model: "calibration".into(),
@@ -666,7 +599,17 @@ impl<M: Model<N> + Clone, const N: usize> Calibration<M, N> {
             }
             .into());
         }
-        let cohort = self.cohort(values)?;
+        let (typical, iiv) = self.apply(values)?;
+        self.cohort.with_typical_values(typical)?.with_iiv(iiv)
+    }
+
+    /// Simulates the common cohort at `values` (fit order, natural units) and returns each
+    /// target's statistic and the number of failed patients.
+    ///
+    /// # Errors
+    /// When the values are invalid for the model or the cohort cannot run.
+    pub fn simulate_statistics(&self, values: &[f64]) -> Result<(Vec<f64>, u64), Error> {
+        let cohort = self.cohort_at(values)?;
         let result = cohort.run()?;
         let stats = self
             .targets
@@ -821,7 +764,7 @@ impl<M: Model<N> + Clone, const N: usize> CostFunction for LogProblem<'_, M, N> 
                 values: x.iter().map(|v| v.exp()).collect(),
                 simulated: vec![f64::NAN; self.cal.targets.len()],
                 loss: 1e12,
-                failed: self.cal.n_patients,
+                failed: self.cal.cohort.n_patients(),
             },
         };
         let loss = e.loss;

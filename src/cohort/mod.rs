@@ -543,6 +543,61 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         Ok(c)
     }
 
+    /// A copy of this cohort with other typical parameter values (table order), same patients
+    /// (common random numbers): each patient draws the same covariates and η and applies them to
+    /// the new typical values.
+    ///
+    /// The values replace [`Cohort::typical_values`] as they are. When the cohort was built with
+    /// [`CohortBuilder::uncertainty`], its typical values are that replicate's draw; the draw is
+    /// not applied again on top of `values`, which are taken as the replicate's typical values.
+    ///
+    /// # Errors
+    /// [`ParamError`] when the model rejects the values (wrong length, out of range).
+    pub fn with_typical_values(&self, values: Vec<f64>) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        self.model.params_from_values(&values)?;
+        let mut c = self.clone();
+        c.typical = values;
+        Ok(c)
+    }
+
+    /// A copy of this cohort with another inter-individual variability, same patients (common
+    /// random numbers: with the same names, the same standard-normal draws, scaled by the new
+    /// Ω).
+    ///
+    /// # Errors
+    /// [`ParamError`] when Ω names a parameter the model does not have.
+    pub fn with_iiv(&self, iiv: Iiv) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        let bound_iiv = iiv.bind(self.model.name(), self.model.parameters())?;
+        let mut c = self.clone();
+        c.iiv = iiv;
+        c.bound_iiv = bound_iiv;
+        Ok(c)
+    }
+
+    /// A copy of this cohort that yields per-patient endpoints at the least cost, for fitting
+    /// summary statistics of them (calibration): records kept, failures recorded and skipped
+    /// ([`OnFailure::Continue`]), an exact summary with one band time (the horizon start) and no
+    /// attainment targets. What decides a patient's result (model, typical values, population,
+    /// Ω, regimen, solver, stiff retry, seed, size) is unchanged.
+    pub(crate) fn for_endpoint_statistics(&self) -> Self
+    where
+        M: Clone,
+    {
+        let mut c = self.clone();
+        c.records = Records::Keep;
+        c.on_failure = OnFailure::Continue;
+        c.summary_mode = SummaryMode::Exact;
+        c.band_times_day = vec![self.regimen.start_day()];
+        c.targets.clear();
+        c
+    }
+
     fn band_times(&self) -> Vec<f64> {
         self.band_times_day.clone()
     }
