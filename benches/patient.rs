@@ -9,6 +9,7 @@
 //!
 //! `cargo bench --bench patient` (add `-- --quick` for a short run).
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;

@@ -12,6 +12,7 @@
 //! patients; also, as a tuning figure, patients/s at 1 thread with a 6-hourly output grid. The
 //! last line is machine-readable.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -332,6 +332,13 @@ pub enum SolveError {
         /// Time reached, day.
         t_day: f64,
     },
+    /// The Rosenbrock iteration matrix `I − h·d·J` is singular (or not finite) at this step:
+    /// the Jacobian is not finite, or the step meets an eigenvalue exactly.
+    #[error("singular iteration matrix in the Rosenbrock step at t = {t_day:.4} day")]
+    SingularMatrix {
+        /// Time reached, day.
+        t_day: f64,
+    },
     /// The state became NaN or infinite.
     #[error("state `{state}` became non-finite at t = {t_day:.4} day")]
     NonFinite {
@@ -357,6 +364,7 @@ impl SolveError {
             SolveError::MaxSteps { t_day, .. }
             | SolveError::StepSizeUnderflow { t_day }
             | SolveError::Stiff { t_day }
+            | SolveError::SingularMatrix { t_day }
             | SolveError::NonFinite { t_day, .. } => Some(*t_day),
             SolveError::BadOption { .. } => None,
         }

@@ -51,13 +51,31 @@
 //! | compare doses and lymphodepletion on the same patients | [`cohort::explore::explore`] | `dose_exploration` |
 //! | hand the simulation to NONMEM, nlmixr2, Monolix, Pumas | [`io::nonmem::write_nonmem_csv`] | `cohort --nonmem FILE` |
 //! | get tables (JSON summary, per-patient CSV, bands) | [`io::write_cohort_outputs`] | `cohort` |
-//! | draw percentile bands or a dose–response chart | `plot` module (feature `plot`) | `cohort`, `dose_exploration` |
+//! | draw percentile bands or a dose–response chart | [`plot`] (drawing: feature `plot`) | `cohort`, `dose_exploration` |
 //! | split a cohort over machines | [`Cohort::run_range`](cohort::Cohort::run_range) + [`CohortResult::merge`](cohort::CohortResult::merge) | |
 //! | write my own model | the [`Model`](model::Model) trait | `custom_model` |
 //!
-//! The pipeline reads off the module tree: [`model`] (the science) → [`regimen`] (what is given
-//! when) → [`variability`] (who the patients are) → [`solve`] (one patient) → [`cohort`] (many
-//! patients) → [`summary`] (what is reported) → [`io`] and `plot` (files).
+//! ## Layers
+//!
+//! The modules form layers, bottom first; each imports only from its own layer and the ones
+//! below, and no imports go round a circle (`tests/layering.rs` reads the sources and fails on
+//! an import that climbs a layer or closes a cycle):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | errors | [`error`] | typed errors of every stage |
+//! | the model's contract | [`model::info`], [`model::step`], [`model::trajectory`], [`model::dose`] | what a model says about itself ([`ModelInfo`](model::ModelInfo), [`ParamInfo`](model::ParamInfo), [`param_table!`]), the solver's steps as a model sees them, output trajectories, resolved doses |
+//! | variability | [`variability`] | who the patients are: covariates, random effects, residual errors, random streams |
+//! | models | [`model`] (the [`Model`](model::Model) trait), [`model::sle`], [`model::stein`], [`model::pk`], [`model::birth_death`] | the science |
+//! | regimen, solve, summary | [`regimen`], [`solve`], [`summary`] | what is given when; how one patient is integrated; mergeable cohort statistics |
+//! | one patient | [`patient`], [`simulate()`] | the single per-patient path: validate → resolve → prepare → solve (stiff retry) → endpoints |
+//! | cohort | [`cohort`], [`cohort::explore`] | many patients, deterministic and parallel; arms on the same patients |
+//! | files and figures | [`io`], [`plot`] | tables, JSON, NONMEM, scenario files; figure data and (feature `plot`) drawing |
+//! | studies | [`calibrate`], [`shard`], `distributed` (feature `mpi`) | fits, virtual populations, validation; runs split over processes and machines |
+//!
+//! What is fixed for a study is checked once where it enters (a regimen is bound to the model's
+//! inputs, solver options and Ω are validated when a cohort is built); what varies per patient
+//! (sampled parameters, covariates) is checked on that patient's path.
 //!
 //! ## Units
 //!
@@ -85,7 +103,12 @@
 //!
 //! - `plot` (default): PNG and SVG figures with [plotters](https://docs.rs/plotters), text drawn
 //!   with a bundled DejaVu Sans subset, so no system fonts are needed. Build without it with
-//!   `default-features = false`; everything else (tables, JSON, NONMEM, scenarios) stays.
+//!   `default-features = false`; everything else (tables, JSON, NONMEM, scenarios, the figure
+//!   data in [`plot`]) stays.
+//! - `mpi`: distributed cohorts over MPI ranks (`cartsim::distributed`, example `cohort_mpi`),
+//!   with the same numbers as one process. Needs an MPI implementation and libclang (Debian:
+//!   `openmpi-bin libopenmpi-dev libclang-dev`); see the README's cluster section.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Index loops read like the equations they implement.

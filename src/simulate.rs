@@ -57,7 +57,7 @@ impl Simulation {
 /// step limit) is retried with Rosenbrock 2(3), as in a cohort with the default
 /// [`stiff_retry`](crate::cohort::CohortBuilder::stiff_retry). Stochastic endpoints
 /// ([`Model::stochastic_endpoints`]) use the fixed stream
-/// [`stochastic_rng`](crate::variability::stochastic_rng)`(0, 0)`.
+/// [`stochastic_rng`]`(0, 0)`.
 ///
 /// ```
 /// use cartsim::prelude::*;

@@ -113,6 +113,7 @@ fn merging_refuses_gaps_overlaps_and_other_seeds() {
 fn value_stability_seed_1() {
     let c = cohort(3, SummaryMode::Exact);
     let r = c.run().unwrap();
+    let reappearance = endpoint_index(c.model(), "b_cell_reappearance_day");
     let got: Vec<(f64, f64, f64)> = r
         .records
         .iter()
@@ -120,7 +121,7 @@ fn value_stability_seed_1() {
             (
                 rec.covariates.weight_kg,
                 rec.params[0],
-                rec.endpoints[5], // b_cell_reappearance_day
+                rec.endpoints[reappearance],
             )
         })
         .collect();
@@ -379,7 +380,8 @@ fn stiff_patient_is_retried_and_recorded() {
         }
     ));
     // Exact: y0 = cos t + O(1/λ) after the initial layer, slow = ∫ y0 = sin t (to 1/λ).
-    let got = r.records[0].endpoints[0];
+    let slow_end = endpoint_index(&Stiff, "slow_end");
+    let got = r.records[0].endpoints[slow_end];
     assert!(
         (got - 20f64.sin()).abs() < 2e-3,
         "slow(20) = {got} vs {}",
@@ -401,10 +403,57 @@ fn stiff_patient_is_retried_and_recorded() {
     let (reference, _) = patient.simulate_patient(0).unwrap();
     assert_eq!(reference.solver, SolverUsed::Configured(Method::Dopri5));
     assert!(
-        (got - reference.endpoints[0]).abs() < 1e-4,
+        (got - reference.endpoints[slow_end]).abs() < 1e-4,
         "{got} vs {}",
-        reference.endpoints[0]
+        reference.endpoints[slow_end]
     );
+}
+
+/// `simulate()` runs the cohort patient's path: the same stiff retry, the same numbers.
+#[test]
+fn simulate_takes_the_stiff_retry_of_a_cohort_patient() {
+    let regimen = Regimen::builder()
+        .horizon(0.0, 20.0)
+        .car_t(Amount::Cells(1.0), 0.0)
+        .build()
+        .unwrap();
+    let strict = SolverOptions {
+        stiffness_check_interval: 1,
+        ..SolverOptions::default()
+    };
+    let sim = simulate(&Stiff, &2000.0, &Covariates::typical(), &regimen, &strict).unwrap();
+    assert!(
+        matches!(
+            sim.solver,
+            SolverUsed::RosenbrockRetry {
+                reason: cartsim::error::SolveError::Stiff { .. }
+            }
+        ),
+        "{:?}",
+        sim.solver
+    );
+    // A cohort of the typical patient without variability: the same path, the same bits.
+    let c = Cohort::builder(Stiff)
+        .patients(1)
+        .population(Population::typical())
+        .iiv(Iiv::none())
+        .regimen(regimen)
+        .solver(strict)
+        .build()
+        .unwrap();
+    let (rec, _) = c.simulate_patient(0).unwrap();
+    assert_eq!(rec.solver, sim.solver);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&rec.endpoints), bits(&sim.endpoints));
+    assert_eq!(rec.stats, sim.stats);
+}
+
+fn endpoint_index<M: Model<N>, const N: usize>(model: &M, name: &str) -> usize {
+    model
+        .endpoint_info()
+        .iter()
+        .position(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 #[test]

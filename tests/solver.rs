@@ -292,7 +292,8 @@ fn check_decay(regimen: &Regimen) -> Simulation {
         );
     }
     let want10 = decay_exact(&p, regimen.start_day(), &doses, 10.0);
-    assert!((sim.endpoints[0] - want10).abs() < 1e-8 * want10);
+    let got10 = sim.endpoint("amount_day10_mg").unwrap();
+    assert!((got10 - want10).abs() < 1e-8 * want10);
     sim
 }
 

@@ -75,6 +75,7 @@ use crate::variability::Iiv;
 
 /// A summary statistic of one endpoint across the patients that have a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Statistic {
     /// Mean.
     Mean,

@@ -33,6 +33,7 @@ use crate::variability::selection_rng;
 
 /// A target distribution of one observable.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum TargetDistribution {
     /// Normal with mean and SD.
     Normal {

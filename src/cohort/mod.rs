@@ -234,9 +234,9 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
     /// Validates and builds.
     ///
     /// # Errors
-    /// [`SpecError`] for zero patients, a bad population, Ω or band step; [`ParamError`] for
+    /// [`SpecError`] for zero patients, a bad population, Ω or band step; [`ParamError`](crate::error::ParamError) for
     /// unknown parameter names or invalid typical values; [`RegimenError`](crate::error::RegimenError)
-    /// for doses the model cannot take; [`SolveError`] for bad solver options.
+    /// for doses the model cannot take; [`SolveError`](crate::error::SolveError) for bad solver options.
     pub fn build(self) -> Result<Cohort<M, N>, Error> {
         let model = self.model;
         if self.n_patients == 0 {
@@ -552,7 +552,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     /// not applied again on top of `values`, which are taken as the replicate's typical values.
     ///
     /// # Errors
-    /// [`ParamError`] when the model rejects the values (wrong length, out of range).
+    /// [`ParamError`](crate::error::ParamError) when the model rejects the values (wrong length, out of range).
     pub fn with_typical_values(&self, values: Vec<f64>) -> Result<Self, Error>
     where
         M: Clone,
@@ -568,7 +568,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     /// Ω).
     ///
     /// # Errors
-    /// [`ParamError`] when Ω names a parameter the model does not have.
+    /// [`ParamError`](crate::error::ParamError) when Ω names a parameter the model does not have.
     pub fn with_iiv(&self, iiv: Iiv) -> Result<Self, Error>
     where
         M: Clone,

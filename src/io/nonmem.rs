@@ -24,7 +24,7 @@
 //! `car_t` 1, `fludarabine` 2, `cyclophosphamide` 3, `car_t_cells_per_ul` 4, …
 //!
 //! Determinism: residual errors are drawn from a stream of their own,
-//! `patient_rng(seed ^ RESIDUAL_SALT, id)`, one normal deviate per observation in (time,
+//! [`residual_rng`]`(seed, id)`, one normal deviate per observation in (time,
 //! output) order, so the dataset is a pure function of `(seed, id)` and never disturbs the
 //! patient's own draws.
 //!
@@ -51,7 +51,7 @@ use crate::error::{Error, PatientError, SpecError};
 use crate::io::write_atomic;
 use crate::model::Model;
 use crate::model::ResolvedDose;
-use crate::variability::{Covariates, ResidualError, Sex, patient_rng};
+use crate::variability::{Covariates, ResidualError, Sex, residual_rng};
 
 /// Default observation days: a dense early schedule for expansion and depletion, then the
 /// usual study visits up to one year.
@@ -68,9 +68,6 @@ pub const DEFAULT_OUTPUTS: &[&str] = &[
     "sledai",
     "il6_pg_per_ml",
 ];
-
-/// Salt XOR-ed into the cohort seed for the residual-error stream ("RESIDUAL" in ASCII).
-pub const RESIDUAL_SALT: u64 = 0x5245_5349_4455_414c;
 
 /// The dataset's columns, in order.
 pub const COLUMNS: &[&str] = &[
@@ -397,7 +394,7 @@ fn patient_records<M: Model<N>, const N: usize>(
             ..base
         });
     }
-    let mut rng = patient_rng(cohort.seed() ^ RESIDUAL_SALT, id);
+    let mut rng = residual_rng(cohort.seed(), id);
     for &t in &opts.times_day {
         for &(k, cmt, lloq, residual) in &opts.outputs {
             let f = tr.value_at(k, t);

@@ -1,6 +1,7 @@
 //! The model's metadata vocabulary: states, parameters (with bounds and sources), dose inputs,
-//! outputs and endpoints, plus [`ModelInfo`] that bundles them and the [`param_table!`]
-//! macro that declares a parameter struct and its table from one list.
+//! outputs and endpoints, plus [`ModelInfo`] that bundles them and the
+//! [`param_table!`](crate::param_table) macro that declares a parameter struct and its table
+//! from one list.
 //!
 //! This is the floor every other module stands on: it imports only [`crate::error`].
 
@@ -19,6 +20,7 @@ pub struct StateInfo {
 
 /// Where a parameter value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Source {
     /// Read in the literature; the string cites it.
     Literature(&'static str),
@@ -78,6 +80,7 @@ pub struct InputInfo {
 
 /// The amount unit an input accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InputKind {
     /// A cell product; resolved amounts are in cells.
     Cells,
@@ -199,6 +202,9 @@ pub struct ModelInfo {
 /// assert_eq!(p.k_per_day, 0.2);
 /// assert_eq!(DECAY_PARAMS[1].name, "a0_mg");
 /// assert!(DecayParams::from_values("decay", &[-1.0, 1.0]).is_err());
+/// let mut q = DecayParams::default();
+/// assert!(q.set_by_name("a0_mg", 7.0) && q.a0_mg == 7.0);
+/// assert!(!q.set_by_name("no_such_parameter", 1.0));
 /// # Ok::<(), cartsim::error::ParamError>(())
 /// ```
 #[macro_export]
@@ -244,6 +250,19 @@ macro_rules! param_table {
                 let vals = [$(self.$field),+];
                 for (o, v) in out.iter_mut().zip(vals) {
                     *o = v;
+                }
+            }
+
+            /// Sets the parameter called `name` (a field name) to `value`, as assigning the field
+            /// would: without a check (cohorts and [`simulate`](crate::simulate()) check every
+            /// value against the table). `false` when there is no such parameter.
+            pub fn set_by_name(&mut self, name: &str, value: f64) -> bool {
+                match name {
+                    $(stringify!($field) => {
+                        self.$field = value;
+                        true
+                    })+
+                    _ => false,
                 }
             }
 

@@ -128,7 +128,7 @@ impl SteinPatient {
     }
 }
 
-/// Index of the CAR-T product in [`INPUTS`], the model's only input.
+/// Index of the CAR-T product in the model's inputs (its only input).
 pub const CAR_T_INPUT: usize = 0;
 
 /// Metadata of the model: name, states, parameters, inputs, outputs, endpoints.

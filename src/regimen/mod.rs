@@ -24,6 +24,7 @@ use crate::variability::Covariates;
 /// A dose amount with its unit. Per-kg and per-m² amounts are scaled by the patient's weight
 /// and Mosteller body-surface area when the regimen is resolved.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Amount {
     /// CAR-T cells per kg body weight.
     CellsPerKg(f64),
@@ -81,6 +82,7 @@ impl Amount {
 
 /// How a dose is given.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Administration {
     /// Instantaneous.
     Bolus,
@@ -116,6 +118,7 @@ impl Dose {
 
 /// A renal dose adjustment of one input (applied when the regimen is resolved for a patient).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum RenalAdjustment {
     /// Multiply the dose by `factor` when eGFR is below `egfr_below_ml_per_min` (the fludarabine
     /// label's rule: −20% for creatinine clearance 30–70 mL/min).

@@ -11,9 +11,9 @@
 
 use nalgebra::SVector;
 
-use super::{GridFiller, SegmentWork, SolverOptions, non_finite_error};
+use super::{GridFiller, SegmentProblem, SegmentWork, non_finite_error};
 use crate::error::SolveError;
-use crate::model::{Model, Segment};
+use crate::model::Model;
 
 const C2: f64 = 1.0 / 5.0;
 const C3: f64 = 3.0 / 10.0;
@@ -56,17 +56,19 @@ const STIFF_MAX: u32 = 15;
 const NON_STIFF_RESET: u32 = 6;
 
 /// Integrates one segment `[seg.start_day, seg.end_day]` from `y` (derivative `f0` at the start).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn segment<M: Model<N>, const N: usize>(
-    model: &M,
-    patient: &M::Patient,
-    seg: Segment<'_>,
+    problem: SegmentProblem<'_, M, N>,
     mut filler: GridFiller<'_, N>,
-    mut y: SVector<f64, N>,
-    mut f0: SVector<f64, N>,
-    options: &SolverOptions,
-    remaining_steps: u32,
 ) -> Result<(SVector<f64, N>, SegmentWork), SolveError> {
+    let SegmentProblem {
+        model,
+        patient,
+        segment: seg,
+        y0: mut y,
+        dy0: mut f0,
+        options,
+        remaining_steps,
+    } = problem;
     let (a, b) = (seg.start_day, seg.end_day);
     let f = |t: f64, y: &SVector<f64, N>, out: &mut SVector<f64, N>| {
         model.rhs(patient, t, y, &seg, out);

@@ -1,16 +1,26 @@
-//! How one patient is integrated: the only module that imports `ode_solvers`.
+//! How one patient is integrated.
 //!
 //! The horizon is cut into **segments** at every dose event (bolus times, infusion starts and
-//! ends). Within a segment the right-hand side is smooth and infusion rates are constant, so
-//! ode_solvers' Dopri5 (explicit Dormand–Prince 5(4), adaptive step) integrates it in one call;
-//! boluses are applied as jumps between segments, and each segment starts from the last accepted
-//! step's state (not from dense output, which can be off at the end point).
+//! ends) and every model breakpoint. Within a segment the right-hand side is smooth and infusion
+//! rates are constant, so one adaptive integration covers it; boluses are applied as jumps
+//! between segments, and each segment starts from the last accepted step's state (not from
+//! dense output, which can be off at the end point).
 //!
-//! ode_solvers panics on negative times in its dense output, so the solver runs on a shifted
-//! clock `τ = t − start_day ≥ 0`. Outputs are filled on a regular grid from inside the step
-//! callback by cubic Hermite interpolation between accepted steps (state and derivative at both
-//! ends), so no per-step result is stored by this crate. An output time that coincides with a
-//! bolus reports the post-dose state, the last one included.
+//! Three [`Method`]s integrate a segment:
+//! - [`Method::Dopri5`] (default): the crate's own explicit Dormand–Prince 5(4) stepper
+//!   (`dopri5.rs`), allocation-free, with ode_solvers' tableau, controller and stiffness test;
+//! - [`Method::OdeSolversDopri5`]: ode_solvers' `Dopri5`, the reference path the default is
+//!   tested against (it keeps every step in a growing `Vec`, so it is slower); ode_solvers
+//!   panics on negative times in its dense output, so it runs on a shifted clock
+//!   `τ = t − start_day ≥ 0` (the crate's stepper uses the same clock, for identical round-off);
+//! - [`Method::Rosenbrock23`]: a linearly implicit Rosenbrock 2(3) method for stiff patients,
+//!   also the retry a cohort patient gets when the explicit solve trips stiffness detection or
+//!   the step limit.
+//!
+//! Outputs are filled on a regular grid from inside the step callback by cubic Hermite
+//! interpolation between accepted steps (state and derivative at both ends), so no per-step
+//! result is stored. An output time that coincides with a bolus reports the post-dose state,
+//! the last one included.
 //!
 //! Event times closer than 1e-9 × (time since the horizon start, at least 1 day) would leave a
 //! segment too short to integrate: it is skipped and the amount its running infusions deliver is
@@ -58,6 +68,7 @@ pub struct SolverOptions {
 
 /// Integration method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Method {
     /// The crate's allocation-free explicit Dormand–Prince 5(4) (default): same tableau,
     /// controller and stiffness test as ode_solvers' `Dopri5`, without its per-step result
@@ -300,16 +311,19 @@ where
             trajectory: &mut ws.trajectory,
             row: &mut ws.row,
         };
+        let problem = SegmentProblem {
+            model,
+            patient,
+            segment,
+            y0: y,
+            dy0,
+            options,
+            remaining_steps: remaining,
+        };
         let (y_end, st) = match options.method {
-            Method::Dopri5 => {
-                dopri5::segment(model, patient, segment, filler, y, dy0, options, remaining)?
-            }
-            Method::OdeSolversDopri5 => {
-                dopri5_segment(model, patient, segment, filler, y, options, remaining)?
-            }
-            Method::Rosenbrock23 => {
-                rosenbrock::segment(model, patient, segment, filler, y, dy0, options, remaining)?
-            }
+            Method::Dopri5 => dopri5::segment(problem, filler)?,
+            Method::OdeSolversDopri5 => dopri5_segment(problem, filler)?,
+            Method::Rosenbrock23 => rosenbrock::segment(problem, filler)?,
         };
         y = y_end;
         stats.accepted_steps += st.accepted_steps;
@@ -399,6 +413,19 @@ impl<const N: usize> GridFiller<'_, N> {
     }
 }
 
+/// One segment to integrate: the model and its prepared patient, the segment (bounds and
+/// infusion rates), the state and its derivative at the segment start, the solver options and
+/// the steps left of the horizon's budget.
+pub(crate) struct SegmentProblem<'a, M: Model<N>, const N: usize> {
+    pub(crate) model: &'a M,
+    pub(crate) patient: &'a M::Patient,
+    pub(crate) segment: Segment<'a>,
+    pub(crate) y0: SVector<f64, N>,
+    pub(crate) dy0: SVector<f64, N>,
+    pub(crate) options: &'a SolverOptions,
+    pub(crate) remaining_steps: u32,
+}
+
 /// Work of one segment.
 pub(crate) struct SegmentWork {
     accepted_steps: u32,
@@ -422,14 +449,18 @@ fn non_finite_error<M: Model<N>, const N: usize>(
 
 /// Integrates one segment with ode_solvers' Dopri5.
 fn dopri5_segment<M: Model<N>, const N: usize>(
-    model: &M,
-    patient: &M::Patient,
-    segment: Segment<'_>,
+    problem: SegmentProblem<'_, M, N>,
     filler: GridFiller<'_, N>,
-    y: SVector<f64, N>,
-    options: &SolverOptions,
-    remaining_steps: u32,
 ) -> Result<(SVector<f64, N>, SegmentWork), SolveError> {
+    let SegmentProblem {
+        model,
+        patient,
+        segment,
+        y0: y,
+        options,
+        remaining_steps,
+        ..
+    } = problem;
     let (a, b) = (segment.start_day, segment.end_day);
     let start_day = filler.start_day;
     let mut non_finite = None;

@@ -20,25 +20,27 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::{GridFiller, SegmentWork, SolverOptions, non_finite_error};
+use super::{GridFiller, SegmentProblem, SegmentWork, non_finite_error};
 use crate::error::SolveError;
-use crate::model::{Model, Segment};
+use crate::model::Model;
 
 const D: f64 = 0.292_893_218_813_452_5; // 1/(2 + √2)
 const E32: f64 = 7.414_213_562_373_095; // 6 + √2
 
 /// Integrates one segment from `y` (with derivative `dy0` at the start).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn segment<M: Model<N>, const N: usize>(
-    model: &M,
-    patient: &M::Patient,
-    seg: Segment<'_>,
+    problem: SegmentProblem<'_, M, N>,
     mut filler: GridFiller<'_, N>,
-    mut y: SVector<f64, N>,
-    dy0: SVector<f64, N>,
-    options: &SolverOptions,
-    remaining_steps: u32,
 ) -> Result<(SVector<f64, N>, SegmentWork), SolveError> {
+    let SegmentProblem {
+        model,
+        patient,
+        segment: seg,
+        y0: mut y,
+        dy0,
+        options,
+        remaining_steps,
+    } = problem;
     let (a, b) = (seg.start_day, seg.end_day);
     let f = |t: f64, y: &SVector<f64, N>, out: &mut SVector<f64, N>| {
         model.rhs(patient, t, y, &seg, out);
@@ -104,18 +106,18 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         let lu = Lu::new(SMatrix::<f64, N, N>::identity() - jac * (h * D));
         let solve = |rhs: SVector<f64, N>| lu.as_ref().map(|lu| lu.solve(rhs));
         let Some(k1) = solve(f0 + dfdt * (h * D)) else {
-            return Err(SolveError::StepSizeUnderflow { t_day: t });
+            return Err(SolveError::SingularMatrix { t_day: t });
         };
         let mut f1 = SVector::<f64, N>::zeros();
         f(t + 0.5 * h, &(y + k1 * (0.5 * h)), &mut f1);
         let Some(k2) = solve(f1 - k1).map(|v| v + k1) else {
-            return Err(SolveError::StepSizeUnderflow { t_day: t });
+            return Err(SolveError::SingularMatrix { t_day: t });
         };
         let y1 = y + k2 * h;
         let mut f2 = SVector::<f64, N>::zeros();
         f(t + h, &y1, &mut f2);
         let Some(k3) = solve(f2 - (k2 - f1) * E32 - (k1 - f0) * 2.0 + dfdt * (h * D)) else {
-            return Err(SolveError::StepSizeUnderflow { t_day: t });
+            return Err(SolveError::SingularMatrix { t_day: t });
         };
         work.rhs_evals += 2;
         let mut err = 0.0f64;

@@ -22,6 +22,7 @@ pub const QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
 /// How quantiles are accumulated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum SummaryMode {
     /// Keep every value; exact type-7 quantiles. Memory grows with the cohort.
     Exact,

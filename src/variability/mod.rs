@@ -11,4 +11,6 @@ pub use covariates::{Covariates, Sex};
 pub use iiv::{BoundIiv, Iiv};
 pub use population::{Dist, Population};
 pub use residual::ResidualError;
-pub use rng::{PatientRng, patient_rng, replicate_rng, selection_rng, stochastic_rng};
+pub use rng::{
+    PatientRng, patient_rng, replicate_rng, residual_rng, selection_rng, stochastic_rng,
+};

@@ -13,6 +13,7 @@ use crate::variability::{Covariates, Sex};
 /// per patient is fixed (a patient's other random effects do not shift when a distribution
 /// changes from `Normal` to `Fixed`).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Dist {
     /// Always this value (a draw is still consumed).
     Fixed(f64),

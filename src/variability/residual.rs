@@ -10,6 +10,7 @@ use crate::error::SpecError;
 /// file: `{ model = "proportional", cv = 0.2 }`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum ResidualError {
     /// No error: `y = f`.
     None,

@@ -16,6 +16,10 @@ const STOCHASTIC_KEY: u64 = 0x5EED_F5E1_A95E_0001;
 /// Key mixed into the seed of the virtual-population selection streams ([`selection_rng`]).
 const SELECTION_KEY: u64 = 0xA11E_2016_0140_0002;
 
+/// Key mixed into the seed of the residual-error streams of simulated datasets
+/// ([`residual_rng`]; "RESIDUAL" in ASCII).
+const RESIDUAL_KEY: u64 = 0x5245_5349_4455_414c;
+
 /// Stream offsets: patients use streams `0..2⁶³`; cohort-level draws (parameter uncertainty of
 /// a replicate) use streams from `2⁶³` on, so they never collide with a patient.
 const COHORT_STREAM_BASE: u64 = 1 << 63;
@@ -44,6 +48,13 @@ pub fn selection_rng(seed: u64, id: u64) -> PatientRng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SELECTION_KEY);
     rng.set_stream(id & !COHORT_STREAM_BASE);
     rng
+}
+
+/// The generator of patient `id`'s **residual errors** in a simulated dataset
+/// ([`crate::io::nonmem`]): ChaCha8 keyed by `seed ^ 0x524553494455414C` on stream `id`, so that
+/// adding observation noise never shifts the patients' own draws.
+pub fn residual_rng(seed: u64, id: u64) -> PatientRng {
+    patient_rng(seed ^ RESIDUAL_KEY, id)
 }
 
 /// The generator of cohort-level draws for `replicate` (parameter uncertainty).

@@ -1,13 +1,17 @@
-//! Reference scenarios shared by the integration tests (and, later, the benches): one place that
-//! says what "the typical patient" and "the Stein oracle" are, so every test and bench simulates
-//! the same thing.
+//! Reference scenarios shared by the integration tests and the benches (`benches/*.rs` include
+//! this file with `#[path]`): one place that says what "the typical patient", "the Stein
+//! oracle" and the right-hand-side probe are, so every test and bench simulates the same thing.
 //!
-//! Each test binary compiles this module separately and uses only part of it.
+//! Each test or bench binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
 use cartsim::cohort::CohortResult;
-use cartsim::model::ResolvedDose;
+use cartsim::model::sle::{SLE_STATES, SlePatient};
 use cartsim::model::stein::SteinPatient;
+use cartsim::model::{
+    EndpointInfo, EndpointKind, InputInfo, InputKind, ModelInfo, OutputInfo, ResolvedDose, SVector,
+    Segment, StateInfo, Trajectory,
+};
 use cartsim::prelude::*;
 
 /// The SLE reference scenario: model, parameters, covariates, regimen and solver options.
@@ -156,4 +160,128 @@ pub fn fingerprint(r: &CohortResult, n_outputs: usize) -> Vec<u64> {
         v.push(p.to_bits());
     }
     v
+}
+
+/// The typical SLE patient under the Mackensen 2022 regimen, prepared, with a mid-expansion
+/// state to evaluate the right-hand side on (100 effector and 20 memory Mcells, 3 divisions):
+/// the benches' probe of the model's cost.
+pub struct RhsProbe {
+    pub patient: SlePatient,
+    pub doses: Vec<ResolvedDose>,
+    pub y: SVector<f64, SLE_STATES>,
+    rates: [f64; 3],
+}
+
+impl RhsProbe {
+    pub fn new(model: &SleModel) -> Self {
+        let cov = Covariates::typical();
+        let mut doses = Vec::new();
+        Regimen::mackensen_2022()
+            .resolve_into(model.name(), model.inputs(), &cov, &mut doses)
+            .expect("resolve");
+        let patient = model
+            .prepare(&model.default_params(), &cov, &doses)
+            .expect("prepare");
+        let mut y = model.initial_state(&patient, -6.0);
+        let state = |name: &str| {
+            model
+                .states()
+                .iter()
+                .position(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no state {name}"))
+        };
+        y[state("car_t_effector")] = 100.0;
+        y[state("car_t_memory")] = 20.0;
+        y[state("divisions")] = 3.0;
+        RhsProbe {
+            patient,
+            doses,
+            y,
+            rates: [0.0; 3],
+        }
+    }
+
+    /// A segment after the lymphodepletion infusions (day 5–10), no infusion running.
+    pub fn segment(&self) -> Segment<'_> {
+        Segment {
+            start_day: 5.0,
+            end_day: 10.0,
+            infusion_rates: &self.rates,
+        }
+    }
+}
+
+/// A one-state test model `dy/dt = rhs(t, y)`, `y(start) = y0`, observed as itself, with one
+/// inert drug input `inert` (doses change nothing) and the end value as its endpoint.
+pub struct ScalarOde {
+    pub rhs: fn(f64, f64) -> f64,
+    pub y0: f64,
+}
+
+impl Model<1> for ScalarOde {
+    type Params = ();
+    type Patient = ();
+
+    fn info(&self) -> &'static ModelInfo {
+        &ModelInfo {
+            name: "scalar_ode",
+            states: &[StateInfo {
+                name: "y",
+                unit: "1",
+                description: "the state",
+            }],
+            parameters: &[],
+            inputs: &[InputInfo {
+                name: "inert",
+                kind: InputKind::DrugMg,
+                description: "a dose that changes nothing",
+            }],
+            outputs: &[OutputInfo {
+                name: "y",
+                unit: "1",
+                detection_limit: 0.0,
+                log_scale: false,
+                description: "the state",
+            }],
+            endpoints: &[EndpointInfo {
+                name: "y_end",
+                unit: "1",
+                kind: EndpointKind::Continuous,
+                description: "the state at the horizon end",
+            }],
+        }
+    }
+    fn params_from_values(&self, _values: &[f64]) -> Result<(), cartsim::error::ParamError> {
+        Ok(())
+    }
+    fn param_values(&self, _params: &(), _out: &mut [f64]) {}
+    fn default_params(&self) {}
+    fn prepare(
+        &self,
+        _params: &(),
+        _covariates: &Covariates,
+        _doses: &[ResolvedDose],
+    ) -> Result<(), cartsim::error::ParamError> {
+        Ok(())
+    }
+    fn initial_state(&self, _patient: &(), _start_day: f64) -> SVector<f64, 1> {
+        SVector::<f64, 1>::new(self.y0)
+    }
+    fn rhs(
+        &self,
+        _patient: &(),
+        t_day: f64,
+        y: &SVector<f64, 1>,
+        _segment: &Segment<'_>,
+        dy: &mut SVector<f64, 1>,
+    ) {
+        dy[0] = (self.rhs)(t_day, y[0]);
+    }
+    fn apply_bolus(&self, _patient: &(), _input: usize, _amount: f64, _y: &mut SVector<f64, 1>) {}
+    fn observe(&self, _patient: &(), _t_day: f64, y: &SVector<f64, 1>, out: &mut [f64]) {
+        out[0] = y[0];
+    }
+    fn endpoints(&self, _patient: &(), trajectory: &Trajectory, out: &mut [f64]) {
+        out[0] = trajectory.value(trajectory.len() - 1, 0);
+    }
 }
