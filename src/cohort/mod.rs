@@ -42,8 +42,9 @@ use crate::variability::{
 
 pub use crate::patient::SolverUsed;
 
-/// What to do when a patient fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do when a patient fails (scenario files: `"stop"` or `"continue"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Stop the run and return the failure of the lowest failing patient id.
     #[default]

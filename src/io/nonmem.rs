@@ -99,13 +99,20 @@ pub enum TimeOrigin {
     Infusion,
 }
 
-/// One observed output and its residual error.
-#[derive(Debug, Clone, PartialEq)]
+/// One observed output and its residual error (scenario files: `[[nonmem.observations]]`
+/// with `output` and an optional `residual`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ObservedOutput {
     /// Output name (e.g. `b_cells_per_ul`), as in [`Model::outputs`].
     pub output: String,
-    /// Residual error added to the prediction (in the output's unit).
+    /// Residual error added to the prediction (in the output's unit; default none).
+    #[serde(default, skip_serializing_if = "is_exact")]
     pub residual: ResidualError,
+}
+
+fn is_exact(residual: &ResidualError) -> bool {
+    *residual == ResidualError::None
 }
 
 impl ObservedOutput {

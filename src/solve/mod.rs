@@ -66,8 +66,9 @@ pub struct SolverOptions {
     pub method: Method,
 }
 
-/// Integration method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Integration method (scenario files: `"dopri5"` or `"rosenbrock23"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Method {
     /// The crate's allocation-free explicit Dormand–Prince 5(4) (default): same tableau,
@@ -76,7 +77,8 @@ pub enum Method {
     #[default]
     Dopri5,
     /// ode_solvers' explicit Dormand–Prince 5(4): the reference path the default is tested
-    /// against.
+    /// against. Not offered in scenario files.
+    #[serde(skip)]
     OdeSolversDopri5,
     /// The crate's linearly implicit Rosenbrock 2(3) method (Shampine & Reichelt 1997, MATLAB
     /// `ode23s`): L-stable, for stiff patients. Jacobian by finite differences.

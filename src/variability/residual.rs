@@ -8,11 +8,12 @@ use crate::error::SpecError;
 
 /// How an observation scatters around the model prediction `f` (ε ~ N(0, 1)). In a scenario
 /// file: `{ model = "proportional", cv = 0.2 }`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum ResidualError {
-    /// No error: `y = f`.
+    /// No error: `y = f` (default).
+    #[default]
     None,
     /// `y = f + sd·ε`.
     Additive {
