@@ -18,6 +18,8 @@
 //! cargo run --release --example cohort -- --scenario scenarios/kyv101_flat.toml --out out/kyv101 --nonmem out/kyv101/nonmem.csv
 //! ```
 
+mod common;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,16 +33,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Simulate a virtual SLE cohort treated with CD19 CAR-T.
 #[derive(Parser, Debug)]
+#[command(after_help = "Without --scenario: the Erlangen study \
+    (scenarios/mackensen_2022.toml), 1000 patients, seed 1.")]
 struct Args {
-    /// Scenario file (TOML); default: the Erlangen study (scenarios/mackensen_2022.toml).
-    #[arg(long)]
-    scenario: Option<PathBuf>,
-    /// Number of virtual patients (overrides the scenario; default 1000).
-    #[arg(long)]
-    patients: Option<u64>,
-    /// Seed of the virtual population (overrides the scenario; default 1).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    study: common::ScenarioArgs,
     /// Output directory.
     #[arg(long, default_value = "out/cohort")]
     out: PathBuf,
@@ -50,27 +47,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(Args::parse()))
 }
 
 fn run(args: Args) -> Result<(), cartsim::Error> {
     // Everything is validated before the first file is created.
-    let mut scenario = match &args.scenario {
-        Some(path) => Scenario::from_path(path)?,
-        None => Scenario::mackensen_2022(),
-    };
-    if let Some(n) = args.patients {
-        scenario.patients = n;
-    }
-    if let Some(s) = args.seed {
-        scenario.seed = s;
-    }
+    let scenario = args.study.load(Scenario::mackensen_2022)?;
     let cohort = scenario.cohort()?;
     let nonmem_options = match &args.nonmem {
         Some(_) => Some(scenario.nonmem_options()?),

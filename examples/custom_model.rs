@@ -2,7 +2,8 @@
 //! model (effector CAR-T, memory CAR-T, CD19+ B cells) predict for three CAR-T dose levels?
 //!
 //! The model below lives entirely outside the crate and uses only the public API: a parameter
-//! struct with its metadata table ([`ParamInfo`]: unit, default, bounds, source), a dose input,
+//! struct with its metadata table (`ParamInfo`: unit, default, bounds, source, declared with the
+//! `param_table!` macro), a dose input,
 //! observed outputs, endpoints, and an implementation of [`cartsim::model::Model`]. Once that is
 //! written, [`cartsim::simulate`] runs it like a built-in model: the regimen is resolved against
 //! the model's inputs, parameters and covariates are validated, the solver cuts the horizon at
@@ -30,206 +31,56 @@ use std::io::Write;
 
 use cartsim::error::ParamError;
 use cartsim::model::ResolvedDose;
-use cartsim::model::Source::{Assumption, Literature};
 use cartsim::model::Trajectory;
 use cartsim::model::{
-    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, ModelInfo, OutputInfo, ParamInfo,
-    SVector, Segment, StateInfo, check_values,
+    EndpointInfo, EndpointKind, InputInfo, InputKind, Model, ModelInfo, OutputInfo, SVector,
+    Segment, StateInfo,
 };
 use cartsim::regimen::{Amount, Regimen};
 use cartsim::solve::SolverOptions;
 use cartsim::variability::Covariates;
 
-/// Parameters of the minimal model (struct and table kept in the same order).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct MiniParams {
-    /// Maximal antigen-driven effector proliferation ρ, 1/day.
-    proliferation_per_day: f64,
-    /// B-cell count at half-maximal proliferation K_B, cells/µL.
-    antigen_half_sat_per_ul: f64,
-    /// Homeostatic boost of proliferation at day 0 h_max (after lymphodepletion).
-    homeostatic_boost_max: f64,
-    /// Fading rate of the homeostatic boost k_h, 1/day.
-    boost_decay_per_day: f64,
-    /// Effector death δ_E, 1/day.
-    effector_death_per_day: f64,
-    /// Effector → memory conversion k_EM, 1/day.
-    effector_to_memory_per_day: f64,
-    /// Memory death δ_M, 1/day.
-    memory_death_per_day: f64,
-    /// Memory share of the product f_mem.
-    product_memory_fraction: f64,
-    /// Killing efficiency of memory relative to effector cells ε_M.
-    memory_kill_efficiency: f64,
-    /// Maximal kill rate per B cell k_max, 1/day.
-    max_kill_per_day: f64,
-    /// CAR-T count at half-maximal killing K_C, cells/µL.
-    kill_half_sat_per_ul: f64,
-    /// B-cell turnover d_B, 1/day.
-    b_turnover_per_day: f64,
-    /// Share of infused cells found in blood f_blood.
-    blood_fraction: f64,
-}
+/// The parameter struct, its metadata table (unit, default, bounds, source) and the conversions
+/// between them, declared in one list with the crate's `param_table!` macro, so that field,
+/// documentation, bounds and source cannot drift apart.
+#[allow(dead_code)] // `set_by_name`, generated for every table, is not used here.
+mod params {
+    use cartsim::model::Source::{Assumption, Literature};
 
-/// Metadata of [`MiniParams`], in field order (what `cartsim`'s internal `param_table!` macro
-/// generates for the built-in models, written by hand).
-const PARAMS: &[ParamInfo] = &[
-    ParamInfo {
-        name: "proliferation_per_day",
-        symbol: "ρ",
-        unit: "1/day",
-        default: 0.15,
-        lower: 0.0,
-        upper: 5.0,
-        source: Assumption("below δ_E + k_EM: expansion needs the boost h"),
-    },
-    ParamInfo {
-        name: "antigen_half_sat_per_ul",
-        symbol: "K_B",
-        unit: "cells/µL",
-        default: 10.0,
-        lower: 1e-3,
-        upper: 1e4,
-        source: Assumption("illustrative"),
-    },
-    ParamInfo {
-        name: "homeostatic_boost_max",
-        symbol: "h_max",
-        unit: "1",
-        default: 6.0,
-        lower: 0.0,
-        upper: 100.0,
-        source: Assumption("homeostatic space after Flu/Cy (Kimmel 2021), illustrative"),
-    },
-    ParamInfo {
-        name: "boost_decay_per_day",
-        symbol: "k_h",
-        unit: "1/day",
-        default: 0.1,
-        lower: 0.0,
-        upper: 10.0,
-        source: Assumption("host T-cell recovery over weeks"),
-    },
-    ParamInfo {
-        name: "effector_death_per_day",
-        symbol: "δ_E",
-        unit: "1/day",
-        default: 0.2,
-        lower: 0.0,
-        upper: 5.0,
-        source: Assumption("effector t½ ≈ 3.5 day"),
-    },
-    ParamInfo {
-        name: "effector_to_memory_per_day",
-        symbol: "k_EM",
-        unit: "1/day",
-        default: 0.08,
-        lower: 0.0,
-        upper: 1.0,
-        source: Assumption("hand-tuned: B-cell return around day 90 at 1e6 cells/kg"),
-    },
-    ParamInfo {
-        name: "memory_death_per_day",
-        symbol: "δ_M",
-        unit: "1/day",
-        default: 0.01,
-        lower: 0.0,
-        upper: 1.0,
-        source: Assumption("memory t½ ≈ 70 day"),
-    },
-    ParamInfo {
-        name: "product_memory_fraction",
-        symbol: "f_mem",
-        unit: "1",
-        default: 0.2,
-        lower: 0.0,
-        upper: 1.0,
-        source: Assumption("illustrative"),
-    },
-    ParamInfo {
-        name: "memory_kill_efficiency",
-        symbol: "ε_M",
-        unit: "1",
-        default: 1.0,
-        lower: 0.0,
-        upper: 10.0,
-        source: Assumption("memory cells kill as effectors"),
-    },
-    ParamInfo {
-        name: "max_kill_per_day",
-        symbol: "k_max",
-        unit: "1/day",
-        default: 8.0,
-        lower: 0.0,
-        upper: 100.0,
-        source: Assumption("hand-tuned: B < 1/µL soon after the CAR-T peak"),
-    },
-    ParamInfo {
-        name: "kill_half_sat_per_ul",
-        symbol: "K_C",
-        unit: "cells/µL",
-        default: 1.0,
-        lower: 1e-3,
-        upper: 1e4,
-        source: Assumption("illustrative"),
-    },
-    ParamInfo {
-        name: "b_turnover_per_day",
-        symbol: "d_B",
-        unit: "1/day",
-        default: 0.02,
-        lower: 1e-4,
-        upper: 1.0,
-        source: Literature("Macallan et al., Blood 2005 (order of magnitude)"),
-    },
-    ParamInfo {
-        name: "blood_fraction",
-        symbol: "f_blood",
-        unit: "1",
-        default: 0.02,
-        lower: 1e-3,
-        upper: 1.0,
-        source: Literature("~2% of lymphocytes are in blood"),
-    },
-];
-
-impl MiniParams {
-    fn to_array(self) -> [f64; 13] {
-        [
-            self.proliferation_per_day,
-            self.antigen_half_sat_per_ul,
-            self.homeostatic_boost_max,
-            self.boost_decay_per_day,
-            self.effector_death_per_day,
-            self.effector_to_memory_per_day,
-            self.memory_death_per_day,
-            self.product_memory_fraction,
-            self.memory_kill_efficiency,
-            self.max_kill_per_day,
-            self.kill_half_sat_per_ul,
-            self.b_turnover_per_day,
-            self.blood_fraction,
-        ]
-    }
-
-    fn from_array(v: [f64; 13]) -> Self {
-        MiniParams {
-            proliferation_per_day: v[0],
-            antigen_half_sat_per_ul: v[1],
-            homeostatic_boost_max: v[2],
-            boost_decay_per_day: v[3],
-            effector_death_per_day: v[4],
-            effector_to_memory_per_day: v[5],
-            memory_death_per_day: v[6],
-            product_memory_fraction: v[7],
-            memory_kill_efficiency: v[8],
-            max_kill_per_day: v[9],
-            kill_half_sat_per_ul: v[10],
-            b_turnover_per_day: v[11],
-            blood_fraction: v[12],
-        }
+    cartsim::param_table! {
+        /// Parameters of the minimal model.
+        pub struct MiniParams;
+        const PARAMS;
+        /// Maximal antigen-driven effector proliferation ρ, 1/day.
+        proliferation_per_day: "ρ", "1/day", 0.15, [0.0, 5.0], Assumption("below δ_E + k_EM: expansion needs the boost h");
+        /// B-cell count at half-maximal proliferation K_B, cells/µL.
+        antigen_half_sat_per_ul: "K_B", "cells/µL", 10.0, [1e-3, 1e4], Assumption("illustrative");
+        /// Homeostatic boost of proliferation at day 0 h_max (after lymphodepletion).
+        homeostatic_boost_max: "h_max", "1", 6.0, [0.0, 100.0], Assumption("homeostatic space after Flu/Cy (Kimmel 2021), illustrative");
+        /// Fading rate of the homeostatic boost k_h, 1/day.
+        boost_decay_per_day: "k_h", "1/day", 0.1, [0.0, 10.0], Assumption("host T-cell recovery over weeks");
+        /// Effector death δ_E, 1/day.
+        effector_death_per_day: "δ_E", "1/day", 0.2, [0.0, 5.0], Assumption("effector t½ ≈ 3.5 day");
+        /// Effector → memory conversion k_EM, 1/day.
+        effector_to_memory_per_day: "k_EM", "1/day", 0.08, [0.0, 1.0], Assumption("hand-tuned: B-cell return around day 90 at 1e6 cells/kg");
+        /// Memory death δ_M, 1/day.
+        memory_death_per_day: "δ_M", "1/day", 0.01, [0.0, 1.0], Assumption("memory t½ ≈ 70 day");
+        /// Memory share of the product f_mem.
+        product_memory_fraction: "f_mem", "1", 0.2, [0.0, 1.0], Assumption("illustrative");
+        /// Killing efficiency of memory relative to effector cells ε_M.
+        memory_kill_efficiency: "ε_M", "1", 1.0, [0.0, 10.0], Assumption("memory cells kill as effectors");
+        /// Maximal kill rate per B cell k_max, 1/day.
+        max_kill_per_day: "k_max", "1/day", 8.0, [0.0, 100.0], Assumption("hand-tuned: B < 1/µL soon after the CAR-T peak");
+        /// CAR-T count at half-maximal killing K_C, cells/µL.
+        kill_half_sat_per_ul: "K_C", "cells/µL", 1.0, [1e-3, 1e4], Assumption("illustrative");
+        /// B-cell turnover d_B, 1/day.
+        b_turnover_per_day: "d_B", "1/day", 0.02, [1e-4, 1.0], Literature("Macallan et al., Blood 2005 (order of magnitude)");
+        /// Share of infused cells found in blood f_blood.
+        blood_fraction: "f_blood", "1", 0.02, [1e-3, 1.0], Literature("~2% of lymphocytes are in blood");
     }
 }
+
+use params::{MiniParams, PARAMS};
 
 /// One prepared patient: parameters plus what the covariates fix.
 struct MiniPatient {
@@ -328,27 +179,15 @@ impl Model<3> for MiniModel {
     }
 
     fn params_from_values(&self, values: &[f64]) -> Result<MiniParams, ParamError> {
-        check_values(self.name(), PARAMS, values)?;
-        let v: [f64; 13] = values.try_into().map_err(|_| ParamError::WrongLength {
-            model: self.name().into(),
-            expected: PARAMS.len(),
-            got: values.len(),
-        })?;
-        Ok(MiniParams::from_array(v))
+        MiniParams::from_values(self.name(), values)
     }
 
     fn param_values(&self, params: &MiniParams, out: &mut [f64]) {
-        for (o, v) in out.iter_mut().zip(params.to_array()) {
-            *o = v;
-        }
+        params.to_values(out);
     }
 
     fn default_params(&self) -> MiniParams {
-        let mut v = [0.0; 13];
-        for (x, info) in v.iter_mut().zip(PARAMS) {
-            *x = info.default;
-        }
-        MiniParams::from_array(v)
+        MiniParams::default()
     }
 
     fn prepare(
@@ -357,7 +196,7 @@ impl Model<3> for MiniModel {
         cov: &Covariates,
         _doses: &[ResolvedDose],
     ) -> Result<MiniPatient, ParamError> {
-        cov.validate()?;
+        // Covariates arrive validated (cartsim checks them once per patient).
         let blood_ul = 70.0 * cov.weight_kg * 1000.0; // 70 mL/kg
         Ok(MiniPatient {
             p: *p,

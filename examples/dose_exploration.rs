@@ -17,6 +17,8 @@
 //! cargo run --release --example dose_exploration -- --scenario scenarios/dose_finding.toml --out out/dose
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -27,30 +29,20 @@ use clap::Parser;
 
 /// Explore CAR-T doses and lymphodepletion regimens on one virtual SLE population.
 #[derive(Parser, Debug)]
+#[command(
+    after_help = "The scenario file may have an [exploration] table of arms. Without \
+    --scenario: the Erlangen cohort, 200 patients per arm, seed 1, and the built-in grid."
+)]
 struct Args {
-    /// Scenario file (TOML) with an `[exploration]` table; default: the Erlangen cohort and
-    /// the built-in grid.
-    #[arg(long)]
-    scenario: Option<PathBuf>,
-    /// Virtual patients per arm (overrides the scenario; default 200 without a scenario).
-    #[arg(long)]
-    patients: Option<u64>,
-    /// Seed of the virtual population (overrides the scenario; default 1).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    study: common::ScenarioArgs,
     /// Output directory.
     #[arg(long, default_value = "out/dose_exploration")]
     out: PathBuf,
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(Args::parse()))
 }
 
 /// The built-in grid: CAR-T cells/kg × (fludarabine mg/m²/day, cyclophosphamide mg/m²).
@@ -63,19 +55,10 @@ fn default_arms() -> Vec<Arm> {
 
 fn run(args: Args) -> Result<(), cartsim::Error> {
     // Everything is validated before the first file is created.
-    let mut scenario = match &args.scenario {
-        Some(path) => Scenario::from_path(path)?,
-        None => Scenario {
-            patients: 200,
-            ..Scenario::mackensen_2022()
-        },
-    };
-    if let Some(n) = args.patients {
-        scenario.patients = n;
-    }
-    if let Some(s) = args.seed {
-        scenario.seed = s;
-    }
+    let scenario = args.study.load(|| Scenario {
+        patients: 200,
+        ..Scenario::mackensen_2022()
+    })?;
     let cohort = scenario.cohort()?;
     let mut arms = scenario.arms()?;
     if arms.is_empty() {

@@ -97,16 +97,9 @@ impl<M> PatientPath<'_, M> {
         covariates.validate()?;
         self.regimen.resolve_into(covariates, &mut scratch.doses);
         let patient = model.prepare(&params, covariates, &scratch.doses)?;
-        let (a, b) = (self.regimen.start_day(), self.regimen.end_day());
-        let first = integrate(
-            model,
-            &patient,
-            &scratch.doses,
-            a,
-            b,
-            self.solver,
-            &mut scratch.ws,
-        );
+        let horizon = (self.regimen.start_day(), self.regimen.end_day());
+        let (doses, ws) = (&scratch.doses, &mut scratch.ws);
+        let first = integrate(model, &patient, doses, horizon, self.solver, ws);
         let (stats, solver) = match first {
             Ok(stats) => (stats, SolverUsed::Configured(self.solver.method)),
             Err(e @ (SolveError::Stiff { .. } | SolveError::MaxSteps { .. }))
@@ -116,15 +109,7 @@ impl<M> PatientPath<'_, M> {
                     method: Method::Rosenbrock23,
                     ..*self.solver
                 };
-                let stats = integrate(
-                    model,
-                    &patient,
-                    &scratch.doses,
-                    a,
-                    b,
-                    &opts,
-                    &mut scratch.ws,
-                )?;
+                let stats = integrate(model, &patient, doses, horizon, &opts, ws)?;
                 (stats, SolverUsed::RosenbrockRetry { reason: e })
             }
             Err(e) => return Err(e.into()),

@@ -18,12 +18,7 @@ fn cohort(n: u64, mode: SummaryMode) -> Cohort<SleModel, SLE_STATES> {
         .patients(n)
         .seed(1)
         .summary_mode(mode)
-        .target(Target {
-            name: "b_below_1_day14".into(),
-            endpoint: "b_cells_day14_cells_per_ul".into(),
-            op: Comparison::Below,
-            threshold: 1.0,
-        })
+        .target(common::b_below_1_day14())
         .build()
         .unwrap()
 }
@@ -354,15 +349,7 @@ impl Model<2> for Stiff {
 fn stiff_patient_is_retried_and_recorded() {
     // Checking stiffness every step makes Dopri5 give up quickly on this stiff model; the
     // Rosenbrock retry must agree with the exact solution (slow ≈ sin t + O(1/λ)).
-    let regimen = Regimen::builder()
-        .horizon(0.0, 20.0)
-        .car_t(Amount::Cells(1.0), 0.0)
-        .build()
-        .unwrap();
-    let strict = SolverOptions {
-        stiffness_check_interval: 1,
-        ..SolverOptions::default()
-    };
+    let (regimen, strict) = stiff_setup();
     let c = Cohort::builder(Stiff)
         .patients(3)
         .seed(4)
@@ -412,15 +399,7 @@ fn stiff_patient_is_retried_and_recorded() {
 /// `simulate()` runs the cohort patient's path: the same stiff retry, the same numbers.
 #[test]
 fn simulate_takes_the_stiff_retry_of_a_cohort_patient() {
-    let regimen = Regimen::builder()
-        .horizon(0.0, 20.0)
-        .car_t(Amount::Cells(1.0), 0.0)
-        .build()
-        .unwrap();
-    let strict = SolverOptions {
-        stiffness_check_interval: 1,
-        ..SolverOptions::default()
-    };
+    let (regimen, strict) = stiff_setup();
     let sim = simulate(&Stiff, &2000.0, &Covariates::typical(), &regimen, &strict).unwrap();
     assert!(
         matches!(
@@ -446,6 +425,20 @@ fn simulate_takes_the_stiff_retry_of_a_cohort_patient() {
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&rec.endpoints), bits(&sim.endpoints));
     assert_eq!(rec.stats, sim.stats);
+}
+
+/// The stiff model's regimen (day 0 to 20) and options that test stiffness at every step.
+fn stiff_setup() -> (Regimen, SolverOptions) {
+    let regimen = Regimen::builder()
+        .horizon(0.0, 20.0)
+        .car_t(Amount::Cells(1.0), 0.0)
+        .build()
+        .unwrap();
+    let strict = SolverOptions {
+        stiffness_check_interval: 1,
+        ..SolverOptions::default()
+    };
+    (regimen, strict)
 }
 
 fn endpoint_index<M: Model<N>, const N: usize>(model: &M, name: &str) -> usize {

@@ -2,6 +2,8 @@
 //! byte; incomplete, duplicated, mismatched, truncated or corrupt sets are refused by name and
 //! leave nothing behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use cartsim::Error;
@@ -10,7 +12,7 @@ use cartsim::io;
 use cartsim::model::sle::SLE_STATES;
 use cartsim::prelude::*;
 use cartsim::shard::{ShardFile, ShardSet, merge_shards, shard_range, write_shard};
-use cartsim::summary::{Comparison, SummaryMode, Target};
+use cartsim::summary::SummaryMode;
 
 const FILES: [&str; 3] = ["summary.json", "bands.csv", "patients.csv"];
 
@@ -116,12 +118,7 @@ fn streaming_summary_with_targets_merges_to_the_same_bytes() {
         .patients(30)
         .seed(2)
         .summary_mode(SummaryMode::Streaming { alpha: 0.01 })
-        .target(Target {
-            name: "b_below_1_day14".into(),
-            endpoint: "b_cells_day14_cells_per_ul".into(),
-            op: Comparison::Below,
-            threshold: 1.0,
-        })
+        .target(common::b_below_1_day14())
         .build()
         .unwrap();
     single(&c, &d.join("single"));

@@ -197,23 +197,20 @@ where
     M: Model<N>,
 {
     options.validate()?;
-    integrate(model, patient, doses, start_day, end_day, options, ws)
+    integrate(model, patient, doses, (start_day, end_day), options, ws)
 }
 
-/// [`solve_into`] with options already validated ([`SolverOptions::validate`]): the per-patient
-/// path checks them once per study, not once per patient.
-pub(crate) fn integrate<M, const N: usize>(
+/// [`solve_into`] over the horizon `(start_day, end_day)` with options already validated
+/// ([`SolverOptions::validate`]): the per-patient path checks them once per study, not once per
+/// patient.
+pub(crate) fn integrate<M: Model<N>, const N: usize>(
     model: &M,
     patient: &M::Patient,
     doses: &[ResolvedDose],
-    start_day: f64,
-    end_day: f64,
+    (start_day, end_day): (f64, f64),
     options: &SolverOptions,
     ws: &mut Workspace,
-) -> Result<SolveStats, SolveError>
-where
-    M: Model<N>,
-{
+) -> Result<SolveStats, SolveError> {
     let n_out = model.outputs().len();
     ws.trajectory
         .reset(start_day, end_day, options.output_step_day, n_out);

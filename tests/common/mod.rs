@@ -13,6 +13,7 @@ use cartsim::model::{
     Segment, StateInfo, Trajectory,
 };
 use cartsim::prelude::*;
+use cartsim::summary::{Comparison, Target};
 
 /// The SLE reference scenario: model, parameters, covariates, regimen and solver options.
 #[derive(Debug, Clone)]
@@ -283,5 +284,15 @@ impl Model<1> for ScalarOde {
     }
     fn endpoints(&self, _patient: &(), trajectory: &Trajectory, out: &mut [f64]) {
         out[0] = trajectory.value(trajectory.len() - 1, 0);
+    }
+}
+
+/// The attainment target the cohort tests report: B cells below 1/µL on day 14.
+pub fn b_below_1_day14() -> Target {
+    Target {
+        name: "b_below_1_day14".into(),
+        endpoint: "b_cells_day14_cells_per_ul".into(),
+        op: Comparison::Below,
+        threshold: 1.0,
     }
 }
