@@ -125,6 +125,7 @@ pub mod io;
 pub mod model;
 pub mod patient;
 pub mod plot;
+pub mod product;
 pub mod regimen;
 pub mod shard;
 pub mod simulate;

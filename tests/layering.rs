@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("variability", &["variability/"]),
-    ("models", &["model/"]),
+    ("models", &["model/", "product.rs"]),
     (
         "regimen, solve, summary",
         &["regimen/", "solve/", "summary/"],

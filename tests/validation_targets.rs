@@ -58,3 +58,52 @@ fn validation_names_an_unknown_endpoint() {
     let e = validate(&[], SleModel::default().endpoint_info(), &t).unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+/// KYSA-1 (Lupus Sci Med 2024;11(Suppl 1):A109; MODEL.md §7): with the `kyv101` product preset
+/// and the trial's regimen at dose level 1 (`scenarios/kysa1_dl1.toml`), patient 1's B-cell
+/// recovery from day 56 is an ordinary outcome — not below the 10th percentile of the virtual
+/// patients' return day — while the Erlangen product under the same regimen places it at about
+/// the 3rd percentile, an unusual outcome (what the product axis changes).
+#[test]
+fn kysa1_first_b_cell_recovery_on_day_56_is_ordinary_with_the_kyv101_product() {
+    use cartsim::io::scenario::Scenario;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/kysa1_dl1.toml");
+    let mut scenario = Scenario::from_path(path).unwrap();
+    scenario.patients = 400;
+    let share_by_day_56 = |scenario: &Scenario| {
+        let cohort = scenario.cohort().unwrap();
+        let result = cohort.run().unwrap();
+        let k = cohort
+            .model()
+            .endpoint_info()
+            .iter()
+            .position(|e| e.name == "b_cell_reappearance_day")
+            .unwrap();
+        let n = result.records.len() as f64;
+        result
+            .records
+            .iter()
+            .filter(|r| r.endpoints[k] <= 56.0)
+            .count() as f64
+            / n
+    };
+    let kyv101 = share_by_day_56(&scenario);
+    assert_eq!(
+        scenario
+            .cohort()
+            .unwrap()
+            .product()
+            .map(|p| p.name.as_str()),
+        Some("kyv101")
+    );
+    assert!(
+        (0.10..0.90).contains(&kyv101),
+        "P(return by day 56) = {kyv101} with kyv101"
+    );
+    scenario.product = None;
+    let erlangen = share_by_day_56(&scenario);
+    assert!(
+        erlangen < 0.10,
+        "P(return by day 56) = {erlangen} with the Erlangen product"
+    );
+}

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use crate::error::{Error, PatientError, SpecError};
 use crate::model::{Model, Trajectory};
 use crate::patient::{PatientPath, PatientScratch};
+use crate::product::Product;
 use crate::regimen::{BoundRegimen, Regimen};
 use crate::solve::{SolveStats, SolverOptions};
 use crate::summary::{SummaryAccumulator, SummaryMode, Target};
@@ -94,6 +95,10 @@ pub struct Progress {
 pub struct Cohort<M: Model<N>, const N: usize> {
     model: M,
     typical: Vec<f64>,
+    /// Typical values before the product and the uncertainty draw (for [`Cohort::with_product`]).
+    base_typical: Vec<f64>,
+    product: Option<Product>,
+    uncertainty: Option<(Iiv, u64)>,
     population: Population,
     iiv: Iiv,
     bound_iiv: BoundIiv,
@@ -116,6 +121,7 @@ pub struct Cohort<M: Model<N>, const N: usize> {
 pub struct CohortBuilder<M: Model<N>, const N: usize> {
     model: M,
     typical: Option<Vec<f64>>,
+    product: Option<Product>,
     uncertainty: Option<(Iiv, u64)>,
     population: Population,
     iiv: Option<Iiv>,
@@ -139,6 +145,7 @@ impl<M: Model<N> + Clone, const N: usize> Cohort<M, N> {
         CohortBuilder {
             model,
             typical: None,
+            product: None,
             uncertainty: None,
             population: Population::sle(),
             iiv: None,
@@ -182,6 +189,13 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
         let mut v = vec![0.0; self.model.parameters().len()];
         self.model.param_values(p, &mut v);
         self.typical = Some(v);
+        self
+    }
+    /// The CAR-T product (default: none, i.e. the model's own typical values, which for the SLE
+    /// model are the Erlangen product's). Applied to the typical values at build
+    /// ([`Product::apply`]), before any uncertainty draw.
+    pub fn product(mut self, p: Product) -> Self {
+        self.product = Some(p);
         self
     }
     /// Parameter uncertainty: typical values of this replicate are drawn (log-normal, or
@@ -281,19 +295,17 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
         self.solver.validate()?;
         let regimen = self.regimen.bind(model.name(), model.inputs())?;
         let table = model.parameters();
-        let mut typical = match self.typical {
+        let base_typical = match self.typical {
             Some(v) => v,
             None => table.iter().map(|p| p.default).collect(),
         };
-        model.params_from_values(&typical)?;
-        if let Some((unc, replicate)) = &self.uncertainty {
-            let bound = unc.bind(model.name(), table)?;
-            let mut rng = replicate_rng(self.seed, *replicate);
-            let (mut z, mut eta) = (vec![0.0; bound.dim()], vec![0.0; bound.dim()]);
-            bound.sample_eta(&mut rng, &mut z, &mut eta);
-            bound.apply(&eta, &mut typical);
-            model.params_from_values(&typical)?;
-        }
+        let typical = derive_typical(
+            &model,
+            &base_typical,
+            self.product.as_ref(),
+            self.uncertainty.as_ref(),
+            self.seed,
+        )?;
         let iiv = self.iiv.unwrap_or_else(|| model.default_iiv());
         let bound_iiv = iiv.bind(model.name(), table)?;
         let endpoints = model.endpoint_info();
@@ -318,6 +330,9 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
         Ok(Cohort {
             model,
             typical,
+            base_typical,
+            product: self.product,
+            uncertainty: self.uncertainty,
             population: self.population,
             iiv,
             bound_iiv,
@@ -336,6 +351,32 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             block_size: 4096,
         })
     }
+}
+
+/// Typical values from `base`: the product applied, checked, then this replicate's uncertainty
+/// draw, checked again.
+fn derive_typical<M: Model<N>, const N: usize>(
+    model: &M,
+    base: &[f64],
+    product: Option<&Product>,
+    uncertainty: Option<&(Iiv, u64)>,
+    seed: u64,
+) -> Result<Vec<f64>, Error> {
+    let table = model.parameters();
+    let mut typical = base.to_vec();
+    if let Some(p) = product {
+        p.apply(model.name(), table, &mut typical)?;
+    }
+    model.params_from_values(&typical)?;
+    if let Some((unc, replicate)) = uncertainty {
+        let bound = unc.bind(model.name(), table)?;
+        let mut rng = replicate_rng(seed, *replicate);
+        let (mut z, mut eta) = (vec![0.0; bound.dim()], vec![0.0; bound.dim()]);
+        bound.sample_eta(&mut rng, &mut z, &mut eta);
+        bound.apply(&eta, &mut typical);
+        model.params_from_values(&typical)?;
+    }
+    Ok(typical)
 }
 
 /// Default band times: daily from the horizon start to day 28 (expansion, depletion, CRS),
@@ -466,7 +507,11 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     pub fn iiv(&self) -> &Iiv {
         &self.iiv
     }
-    /// Typical parameter values in table order (after any uncertainty draw).
+    /// The CAR-T product, when one was given.
+    pub fn product(&self) -> Option<&Product> {
+        self.product.as_ref()
+    }
+    /// Typical parameter values in table order (after the product and any uncertainty draw).
     pub fn typical_values(&self) -> &[f64] {
         &self.typical
     }
@@ -507,6 +552,9 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             "endpoints: {}",
             names(&mut m.endpoint_info().iter().map(|x| x.name))
         );
+        if let Some(p) = &self.product {
+            let _ = writeln!(s, "product: {p:?}");
+        }
         s.push_str("typical:");
         for (p, v) in m.parameters().iter().zip(&self.typical) {
             let _ = write!(s, " {}={v:?}", p.name);
@@ -541,6 +589,30 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         let regimen = regimen.bind(self.model.name(), self.model.inputs())?;
         let mut c = self.clone();
         c.regimen = regimen;
+        Ok(c)
+    }
+
+    /// A copy of this cohort with another CAR-T product, same patients (common random numbers):
+    /// the typical values are derived again from the cohort's base values (its own or the model's
+    /// defaults) with `product` applied, then the replicate's uncertainty draw if it has one.
+    ///
+    /// # Errors
+    /// When the product is invalid, changes a parameter the model lacks, or moves a typical
+    /// value out of its bounds.
+    pub fn with_product(&self, product: Product) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        let typical = derive_typical(
+            &self.model,
+            &self.base_typical,
+            Some(&product),
+            self.uncertainty.as_ref(),
+            self.seed,
+        )?;
+        let mut c = self.clone();
+        c.typical = typical;
+        c.product = Some(product);
         Ok(c)
     }
 

@@ -49,6 +49,10 @@ pub struct OutputLayout {
     pub patients_header: Vec<String>,
     /// Summary mode of the cohort.
     pub summary_mode: SummaryMode,
+    /// The CAR-T product, described ([`Product::describe`](crate::product::Product::describe)),
+    /// when the cohort names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 impl OutputLayout {
@@ -64,13 +68,15 @@ impl OutputLayout {
             outputs: m.outputs().iter().map(|o| o.name.to_string()).collect(),
             patients_header: patients_header(cohort),
             summary_mode: cohort.summary_mode(),
+            product: cohort.product().map(|p| p.describe()),
         }
     }
 }
 
 /// The cohort summary as JSON:
 /// `{"patients", "seed", "failed", "endpoints": {name: {n, missing, mean, sd, p05..p95}},
-/// "fractions": {name: value}, "targets": {name: probability}, "stiff_retries", "summary_mode"}`.
+/// "fractions": {name: value}, "targets": {name: probability}, "stiff_retries", "summary_mode"}`,
+/// plus `"product"` (its description) when the cohort names a product.
 pub fn summary_json<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
@@ -106,7 +112,7 @@ pub fn summary_json_with(layout: &OutputLayout, result: &CohortResult) -> Value 
         .into_iter()
         .map(|(t, p)| (t.name.clone(), num(p)))
         .collect();
-    json!({
+    let mut json = json!({
         "patients": result.range.end - result.range.start,
         "seed": result.seed,
         "failed": result.summary.failed,
@@ -115,7 +121,11 @@ pub fn summary_json_with(layout: &OutputLayout, result: &CohortResult) -> Value 
         "endpoints": endpoints,
         "fractions": fractions,
         "targets": targets,
-    })
+    });
+    if let (Some(p), Some(map)) = (&layout.product, json.as_object_mut()) {
+        map.insert("product".into(), Value::String(p.clone()));
+    }
+    json
 }
 
 /// The summary as a plain-text table for terminals: continuous endpoints (mean, SD, p05, p50,

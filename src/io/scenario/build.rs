@@ -7,8 +7,8 @@ use nalgebra::DMatrix;
 
 use super::Scenario;
 use super::format::{
-    DistSpec, IivPreset, IivSpec, ModeSpec, PopulationPreset, PopulationSpec, RegimenPreset,
-    RegimenSpec, SolverSpec,
+    DistSpec, IivPreset, IivSpec, ModeSpec, PopulationPreset, PopulationSpec, ProductSpec,
+    RegimenPreset, RegimenSpec, SolverSpec,
 };
 use super::locate::{KeyPath, Located, at, invalid};
 use crate::cohort::Cohort;
@@ -17,6 +17,7 @@ use crate::error::{ParamError, RegimenError, SolveError, SpecError};
 use crate::io::nonmem::NonmemOptions;
 use crate::model::sle::SLE_STATES;
 use crate::model::{InputKind, Model, SleModel};
+use crate::product::Product;
 use crate::regimen::{Administration, Dose, Regimen};
 use crate::solve::SolverOptions;
 use crate::summary::{SummaryMode, Target};
@@ -273,6 +274,59 @@ impl IivSpec {
     }
 }
 
+impl ProductSpec {
+    /// The preset with the file's overrides, validated; errors name `product.KEY`.
+    pub(super) fn build(&self, path: &KeyPath) -> Result<Product, Located> {
+        let preset = self.preset.as_deref().unwrap_or("mb_cart19_1");
+        let mut p = Product::preset(preset).ok_or_else(|| {
+            invalid(
+                &path.key("preset"),
+                format!(
+                    "unknown product preset `{preset}`; known: {}",
+                    crate::product::PRESETS.join(", ")
+                ),
+            )
+        })?;
+        if let Some(n) = &self.name {
+            p.name = n.clone();
+        }
+        let overrides = [
+            (self.memory_fraction, &mut p.memory_fraction),
+            (self.expansion_rate_factor, &mut p.expansion_rate_factor),
+            (
+                self.proliferative_capacity_factor,
+                &mut p.proliferative_capacity_factor,
+            ),
+            (self.persistence_factor, &mut p.persistence_factor),
+            (self.kill_potency_factor, &mut p.kill_potency_factor),
+            (self.cytokine_factor, &mut p.cytokine_factor),
+        ];
+        let mut overridden = false;
+        for (v, slot) in overrides {
+            if let Some(v) = v {
+                *slot = v;
+                overridden = true;
+            }
+        }
+        if overridden {
+            p.sources.push((
+                "overrides",
+                crate::model::Source::Assumption("attributes set in the scenario file"),
+            ));
+        }
+        p.validate().map_err(|e| {
+            let key = match &e {
+                ParamError::NotFinite { name, .. }
+                | ParamError::OutOfBounds { name, .. }
+                | ParamError::Invalid { name, .. } => KeyPath::parse(name),
+                _ => path.clone(),
+            };
+            at(key, e)
+        })?;
+        Ok(p)
+    }
+}
+
 impl SolverSpec {
     fn build(&self, path: &KeyPath) -> Result<SolverOptions, Located> {
         let d = SolverOptions::default();
@@ -331,6 +385,9 @@ impl Scenario {
         }
         if let Some(iiv) = &self.iiv {
             b = b.iiv(iiv.build(&model, &root.key("iiv"))?);
+        }
+        if let Some(p) = &self.product {
+            b = b.product(p.build(&root.key("product"))?);
         }
         if !self.typical.is_empty() {
             let tp = root.key("typical");

@@ -350,6 +350,38 @@ pub struct IivSpec {
     pub omega_matrix: Option<Vec<Vec<f64>>>,
 }
 
+/// Product table: a preset ([`crate::product::PRESETS`]; default `mb_cart19_1`, the Erlangen
+/// product) with any attribute overridden. Its own type because a file names the preset and
+/// overrides only some attributes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSpec {
+    /// Preset name: `mb_cart19_1` (default), `kyv101` or `rese_cel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Name of the product (default: the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Memory-like share of the infused cells, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_fraction: Option<f64>,
+    /// Relative division rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_rate_factor: Option<f64>,
+    /// Relative proliferative capacity (burst size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proliferative_capacity_factor: Option<f64>,
+    /// Relative memory persistence (half-life × factor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_factor: Option<f64>,
+    /// Relative killing per CAR-T cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_potency_factor: Option<f64>,
+    /// Relative cytokine release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cytokine_factor: Option<f64>,
+}
+
 /// Solver table; omitted keys keep
 /// [`SolverOptions::default`](crate::solve::SolverOptions::default).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -61,8 +61,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::format::{
     ArmSpec, DistSpec, DoseSpec, DoseUnit, ExplorationSpec, IivPreset, IivSpec, ModeSpec,
-    NonmemSpec, OpSpec, PopulationPreset, PopulationSpec, RegimenPreset, RegimenSpec, SolverSpec,
-    SummarySpec, TargetSpec,
+    NonmemSpec, OpSpec, PopulationPreset, PopulationSpec, ProductSpec, RegimenPreset, RegimenSpec,
+    SolverSpec, SummarySpec, TargetSpec,
 };
 use self::locate::KeyPath;
 use crate::cohort::explore::Arm;
@@ -95,6 +95,9 @@ pub struct Scenario {
     pub on_failure: Option<OnFailure>,
     /// Dosing regimen and horizon. Required.
     pub regimen: RegimenSpec,
+    /// The CAR-T product (default: none, the model's own values = the Erlangen product).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductSpec>,
     /// Covariate distributions (default: the SLE population).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population: Option<PopulationSpec>,
@@ -206,6 +209,7 @@ impl Scenario {
             seed: 1,
             on_failure: Some(OnFailure::Stop),
             regimen,
+            product: None,
             population: Some(PopulationSpec::explicit(&Population::sle())),
             iiv: Some(IivSpec::diagonal(DEFAULT_OMEGA)),
             typical: BTreeMap::new(),
@@ -267,6 +271,30 @@ mod tests {
             Err(Error::Scenario(e)) => e,
             other => panic!("expected a scenario error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn product_table_takes_a_preset_and_names_bad_keys() {
+        let base = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/kysa1_dl1.toml"
+        ))
+        .unwrap();
+        let s = Scenario::from_toml_str(&base).unwrap();
+        let p = s.cohort().unwrap().product().cloned().unwrap();
+        assert_eq!(p, crate::product::Product::kyv101());
+        // Round trip through the written scenario.
+        let again = Scenario::from_toml_str(&s.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again.product, s.product);
+        let e = error(&base.replace("preset = \"kyv101\"", "preset = \"tisa\""));
+        assert_eq!(e.key.as_deref(), Some("product.preset"));
+        assert!(e.to_string().contains("tisa"), "{e}");
+        let e = error(&base.replace(
+            "preset = \"kyv101\"",
+            "preset = \"kyv101\"\npersistence_factor = -1.0",
+        ));
+        assert_eq!(e.key.as_deref(), Some("product.persistence_factor"));
+        assert!(e.to_string().contains("-1"), "{e}");
     }
 
     #[test]
