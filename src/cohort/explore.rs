@@ -1,28 +1,38 @@
-//! Dose and regimen exploration on common random numbers: every arm simulates the *same*
-//! virtual patients (same seed, same ids, so the same covariates and random effects), so
-//! differences between arms are due to the regimen alone.
+//! Dose, regimen and product exploration on common random numbers: every arm simulates the
+//! *same* virtual patients (same seed, same ids, so the same covariates and random effects), so
+//! differences between arms are due to the regimen and the product alone.
 
 use crate::cohort::{Cohort, CohortResult};
 use crate::error::{Error, SpecError};
 use crate::model::Model;
+use crate::product::Product;
 use crate::regimen::Regimen;
 
-/// One arm of an exploration: a label and a regimen.
+/// One arm of an exploration: a label, a regimen and optionally a product.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arm {
     /// Label in tables and plots.
     pub label: String,
     /// Regimen.
     pub regimen: Regimen,
+    /// The CAR-T product of this arm (`None`: the cohort's own).
+    pub product: Option<Product>,
 }
 
 impl Arm {
-    /// An arm.
+    /// An arm with the cohort's product.
     pub fn new(label: impl Into<String>, regimen: Regimen) -> Self {
         Arm {
             label: label.into(),
             regimen,
+            product: None,
         }
+    }
+
+    /// The same arm with `product`.
+    pub fn with_product(mut self, product: Product) -> Self {
+        self.product = Some(product);
+        self
     }
 }
 
@@ -77,7 +87,10 @@ pub fn explore<M: Model<N> + Clone, const N: usize>(
     }
     arms.iter()
         .map(|arm| {
-            let c = cohort.with_regimen(arm.regimen.clone())?;
+            let mut c = cohort.with_regimen(arm.regimen.clone())?;
+            if let Some(p) = &arm.product {
+                c = c.with_product(p.clone())?;
+            }
             Ok(ArmResult {
                 label: arm.label.clone(),
                 result: c.run()?,

@@ -364,7 +364,7 @@ pub fn write_cohort_outputs<M: Model<N>, const N: usize>(
     Ok(paths)
 }
 
-/// Writes a dose exploration as one row per arm: `label, lymphodepletion, car_t_dose,
+/// Writes a dose exploration as one row per arm: `label, product, lymphodepletion, car_t_dose,
 /// car_t_dose_unit, patients, failed`, then for every continuous endpoint `NAME_mean`,
 /// `NAME_p05`, `NAME_p50`, `NAME_p95` (in the endpoint's unit), for every flag endpoint
 /// `NAME_fraction`, and for every target `target: NAME` (probability).
@@ -387,6 +387,7 @@ pub fn write_exploration_csv<M: Model<N>, const N: usize>(
     let info = model.endpoint_info();
     let mut header: Vec<String> = [
         "label",
+        "product",
         "lymphodepletion",
         "car_t_dose",
         "car_t_dose_unit",
@@ -419,6 +420,9 @@ pub fn write_exploration_csv<M: Model<N>, const N: usize>(
             let s = &r.result.summary;
             let mut row = vec![
                 r.label.clone(),
+                arm.product
+                    .as_ref()
+                    .map_or(String::new(), |p| p.name.clone()),
                 arm.regimen.lymphodepletion_description(),
                 dose.to_string(),
                 unit.to_string(),

@@ -408,7 +408,7 @@ pub fn draw_dose_response(
     } else {
         title.to_string()
     };
-    render!(path, (1800, 620), |root| draw_dose_response_on(
+    render!(path, (1400, 1040), |root| draw_dose_response_on(
         &root, &title, &shown, unit
     ))
 }
@@ -460,7 +460,7 @@ where
         }
     };
     type Metric = fn(&DoseResponsePoint) -> f64;
-    let metrics: [(&str, &str, f64, Metric); 3] = [
+    let metrics: [(&str, &str, f64, Metric); 4] = [
         (
             "Remission at month 3",
             "fraction of patients",
@@ -474,13 +474,19 @@ where
             |p| p.crs_ge2,
         ),
         (
+            "Relapse within the horizon",
+            "fraction of patients",
+            frac_max(|p| p.relapse),
+            |p| p.relapse,
+        ),
+        (
             "B-cell reappearance",
             "median day after infusion",
             (reap_max * 1.15).max(10.0),
             |p| p.b_reappearance_median_day,
         ),
     ];
-    let areas = root.split_evenly((1, 3));
+    let areas = root.split_evenly((2, 2));
     for (area, (name, ylab, ymax, f)) in areas.iter().zip(metrics) {
         let x: LogCoord<f64> = (xlo..xhi).log_scale().into();
         let mut chart = ChartBuilder::on(area)

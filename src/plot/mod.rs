@@ -116,8 +116,9 @@ pub fn band_panels<M: Model<N>, const N: usize>(
 pub struct DoseResponsePoint {
     /// Arm label.
     pub label: String,
-    /// Series the point belongs to: the lymphodepletion of the arm (e.g.
-    /// `"Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1"`, or `"no lymphodepletion"`).
+    /// Series the point belongs to: the arm's product and lymphodepletion (e.g.
+    /// `"kyv101 · Flu 25 mg/m2 ×3 + Cy 1000 mg/m2 ×1"`), or the lymphodepletion alone for arms
+    /// without a product of their own (`"no lymphodepletion"` where there is none).
     pub group: String,
     /// Total CAR-T dose, in `dose_unit`.
     pub car_t_dose: f64,
@@ -127,13 +128,17 @@ pub struct DoseResponsePoint {
     pub remission_month3: f64,
     /// Fraction of patients with CRS grade ≥ 2.
     pub crs_ge2: f64,
+    /// Fraction of patients who relapse within the horizon (by 1 year on the default horizon).
+    pub relapse: f64,
+    /// The arm's product name (`None`: the cohort's own).
+    pub product: Option<String>,
     /// Median day of B-cell reappearance (NaN when most patients never reappear).
     pub b_reappearance_median_day: f64,
 }
 
 /// Reduces explored arms (as returned by [`crate::cohort::explore::explore`], in the order of
-/// `arms`) to dose–response points, reading the model's `remission_month3`, `crs_grade_ge2`
-/// and `b_cell_reappearance_day` endpoints (NaN where the model lacks one).
+/// `arms`) to dose–response points, reading the model's `remission_month3`, `crs_grade_ge2`,
+/// `relapse` and `b_cell_reappearance_day` endpoints (NaN where the model lacks one).
 pub fn dose_response_points<M: Model<N>, const N: usize>(
     model: &M,
     arms: &[Arm],
@@ -141,10 +146,11 @@ pub fn dose_response_points<M: Model<N>, const N: usize>(
 ) -> Vec<DoseResponsePoint> {
     let info = model.endpoint_info();
     let idx = |name: &str| info.iter().position(|e| e.name == name);
-    let (rem, crs, reap) = (
+    let (rem, crs, reap, relapse) = (
         idx("remission_month3"),
         idx("crs_grade_ge2"),
         idx("b_cell_reappearance_day"),
+        idx("relapse"),
     );
     arms.iter()
         .zip(results)
@@ -158,11 +164,18 @@ pub fn dose_response_points<M: Model<N>, const N: usize>(
             let (dose, unit) = arm.regimen.car_t_total_dose();
             DoseResponsePoint {
                 label: arm.label.clone(),
-                group: arm.regimen.lymphodepletion_description(),
+                group: match &arm.product {
+                    Some(p) => {
+                        format!("{} · {}", p.name, arm.regimen.lymphodepletion_description())
+                    }
+                    None => arm.regimen.lymphodepletion_description(),
+                },
                 car_t_dose: dose,
                 dose_unit: unit,
                 remission_month3: mean(rem),
                 crs_ge2: mean(crs),
+                relapse: mean(relapse),
+                product: arm.product.as_ref().map(|p| p.name.clone()),
                 b_reappearance_median_day: reappear,
             }
         })

@@ -565,17 +565,40 @@ impl Scenario {
                     }
                 }
                 let ld: Vec<(f64, f64)> = x.flu_cy_mg_per_m2.iter().map(|p| (p[0], p[1])).collect();
-                arms.extend(flu_cy_grid(&x.car_t_cells_per_kg, &ld));
+                let grid = flu_cy_grid(&x.car_t_cells_per_kg, &ld);
+                if x.products.is_empty() {
+                    arms.extend(grid.iter().cloned());
+                }
+                for (i, name) in x.products.iter().enumerate() {
+                    let product = Product::preset(name).ok_or_else(|| {
+                        invalid(
+                            &xp.key("products").index(i),
+                            format!(
+                                "unknown product preset `{name}`; known: {}",
+                                crate::product::PRESETS.join(", ")
+                            ),
+                        )
+                    })?;
+                    arms.extend(grid.iter().map(|a| {
+                        Arm::new(format!("{} {name}", a.label), a.regimen.clone())
+                            .with_product(product.clone())
+                    }));
+                }
             }
         }
         for (i, a) in x.arms.iter().enumerate() {
             let ap = xp.key("arms").index(i);
             let r = a.regimen.build(model, &ap.key("regimen"))?;
-            arms.push(Arm::new(a.label.clone(), r));
+            let mut arm = Arm::new(a.label.clone(), r);
+            if let Some(p) = &a.product {
+                arm = arm.with_product(p.build(&ap.key("product"))?);
+            }
+            arms.push(arm);
         }
         for (i, a) in arms.iter().enumerate() {
             if arms[..i].iter().any(|b| b.label == a.label) {
-                let n_grid = x.car_t_cells_per_kg.len() * x.flu_cy_mg_per_m2.len();
+                let n_grid =
+                    x.car_t_cells_per_kg.len() * x.flu_cy_mg_per_m2.len() * x.products.len().max(1);
                 let p = if i >= n_grid {
                     xp.key("arms").index(i - n_grid).key("label")
                 } else {

@@ -511,6 +511,10 @@ pub struct ExplorationSpec {
     /// on day −3]` pairs; `[0, 0]` is no lymphodepletion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flu_cy_mg_per_m2: Vec<[f64; 2]>,
+    /// Grid products: preset names ([`crate::product::PRESETS`]) crossed with the doses and
+    /// lymphodepletion pairs (empty: the cohort's own product only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
     /// Explicit arms (`[[exploration.arms]]`), after the grid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arms: Vec<ArmSpec>,
@@ -524,6 +528,9 @@ pub struct ArmSpec {
     pub label: String,
     /// The arm's regimen.
     pub regimen: RegimenSpec,
+    /// The arm's product (default: the scenario's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductSpec>,
 }
 
 impl RegimenSpec {

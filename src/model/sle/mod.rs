@@ -104,6 +104,10 @@
 //!
 //! # Definitions (assumptions, see [`SleDefinitions`])
 //! CRS grade from peak IL-6: < 20 pg/mL → 0, 20–100 → 1, 100–500 → 2, 500–2000 → 3, ≥ 2000 → 4.
+//! IL-6 production scales with antigen-engaged effector CAR-T (so it rises with dose and with a
+//! faster-expanding product, [`crate::product`]) times a patient-specific myeloid amplification
+//! (the log-normal random effect on `p_IL`, ω 1.1, [`DEFAULT_OMEGA`]): the tail of severe CRS
+//! comes from the few patients whose myeloid response is strong.
 //! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
 //! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
 //! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3). Relapse: the
@@ -567,8 +571,16 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
     ("maturation_delay_day", 0.15),
     // IgG half-life: keeps ≥ 90% anti-dsDNA negative at month 3 (measured: ω 0.2 gives 78%).
     ("igg_half_life_day", 0.10),
-    // CRS: typical grade 1 with ≤ 10% grade ≥ 2 (Mackensen 2022: mild CRS only).
-    ("il6_production_pg_per_ml_per_day_per_mcell", 0.30),
+    // CRS tail: the patient's myeloid amplification of CAR-T-triggered cytokine release (IL-6
+    // comes mostly from monocytes/macrophages activated by CAR-T, Norelli et al. and Giavridis
+    // et al., Nat Med 2018) varies over orders of magnitude between patients (CRS grades 0–5 in
+    // one CD19 CAR-T cohort, Hay et al., Blood 2017;130:2295). ω 1.1 is calibrated to the
+    // rese-cel programme under the Erlangen regimen, about 10% grade ≥ 2 (EULAR 2025 OP0338;
+    // measured 2026-12-03 on 2,000 patients: ω 0.8 → 5.6%, 1.0 → 8.9%, 1.2 → 12.4% grade ≥ 2,
+    // grade ≥ 3 0.1–0.8%), compatible with Mackensen 2022 (grade 1 in 3/5, none ≥ 2 in 5:
+    // P = 0.59 at 10%). It was 0.30, fitted to the five Erlangen patients alone, which left
+    // grade ≥ 2 at 0.3% and grade 3 impossible.
+    ("il6_production_pg_per_ml_per_day_per_mcell", 1.1),
     // Langenhorst 2019 (F-ara-A popPK IIV).
     ("flu_cl_nonrenal_l_per_h", 0.20),
     ("flu_cl_renal_per_egfr", 0.11),
