@@ -61,7 +61,8 @@ fn validation_names_an_unknown_endpoint() {
 
 /// KYSA-1 (Lupus Sci Med 2024;11(Suppl 1):A109; MODEL.md §7): with the `kyv101` product preset
 /// and the trial's regimen at dose level 1 (`scenarios/kysa1_dl1.toml`), patient 1's B-cell
-/// recovery from day 56 is an ordinary outcome — not below the 10th percentile of the virtual
+/// recovery from day 56 is an ordinary outcome (about the 17th percentile) — not below the 10th
+/// percentile of the virtual
 /// patients' return day — while the Erlangen product under the same regimen places it at about
 /// the 3rd percentile, an unusual outcome (what the product axis changes).
 #[test]

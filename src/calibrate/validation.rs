@@ -63,18 +63,20 @@ pub fn sle_targets() -> Vec<ValidationTarget> {
             "b_cell_reappearance_day",
             Mean,
             "110 day",
-            100.0,
-            120.0,
-            "Mackensen 2022: 110 ± 32 days (mean ± SD)",
+            70.0,
+            150.0,
+            "Mackensen 2022: 110 ± 32 days (mean ± SD), n = 5: 95% t interval of the mean \
+             110 ± 2.776·32/√5 = 70–150",
         ),
         mk(
             "b_cell_reappearance_sd_day",
             "b_cell_reappearance_day",
             Sd,
             "32 day",
-            22.0,
-            42.0,
-            "Mackensen 2022: 110 ± 32 days (mean ± SD)",
+            19.0,
+            92.0,
+            "Mackensen 2022: 110 ± 32 days (mean ± SD), n = 5: 95% χ² interval of the SD \
+             32·√(4/11.14) to 32·√(4/0.484) = 19–92",
         ),
         mk(
             "car_t_peak_day_median",
