@@ -28,7 +28,7 @@
 //! and [`Product::rese_cel`]; [`Product::preset`] finds one by name.
 
 use crate::error::ParamError;
-use crate::model::info::{ParamInfo, Source};
+use crate::model::info::{ParamInfo, Source, param_position};
 
 /// The costimulation domain of a second-generation CAR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -302,15 +302,7 @@ impl Product {
                 got: values.len(),
             });
         }
-        let index = |name: &str| {
-            table
-                .iter()
-                .position(|p| p.name == name)
-                .ok_or_else(|| ParamError::Unknown {
-                    name: name.to_string(),
-                    model: model.to_string(),
-                })
-        };
+        let index = |name: &str| param_position(model, table, name);
         values[index("product_memory_fraction")?] = self.memory_fraction;
         let scale = |values: &mut [f64], name: &str, f: f64| -> Result<(), ParamError> {
             if f != 1.0 {

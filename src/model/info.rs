@@ -125,6 +125,20 @@ pub enum EndpointKind {
     Flag,
 }
 
+/// The index of parameter `name` in `table` (of model `model`).
+///
+/// # Errors
+/// [`ParamError::Unknown`] when the table has no such parameter.
+pub fn param_position(model: &str, table: &[ParamInfo], name: &str) -> Result<usize, ParamError> {
+    table
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| ParamError::Unknown {
+            name: name.to_string(),
+            model: model.to_string(),
+        })
+}
+
 /// Checks a parameter vector against a table: length, finiteness, bounds.
 ///
 /// # Errors

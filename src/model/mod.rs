@@ -211,13 +211,7 @@ pub trait Model<const N: usize>: Send + Sync {
     /// # Errors
     /// [`ParamError::Unknown`] when there is no such parameter.
     fn param_index(&self, name: &str) -> Result<usize, ParamError> {
-        self.parameters()
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| ParamError::Unknown {
-                name: name.to_string(),
-                model: self.name().to_string(),
-            })
+        info::param_position(self.name(), self.parameters(), name)
     }
 
     /// Index of an output by name.

@@ -32,15 +32,13 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
     problem: SegmentProblem<'_, M, N>,
     mut filler: GridFiller<'_, N>,
 ) -> Result<(SVector<f64, N>, SegmentWork), SolveError> {
-    let SegmentProblem {
-        model,
-        patient,
-        segment: seg,
-        y0: mut y,
-        dy0,
-        options,
-        remaining_steps,
-    } = problem;
+    let (model, patient, seg, options) = (
+        problem.model,
+        problem.patient,
+        problem.segment,
+        problem.options,
+    );
+    let (mut y, dy0, remaining_steps) = (problem.y0, problem.dy0, problem.remaining_steps);
     let (a, b) = (seg.start_day, seg.end_day);
     let f = |t: f64, y: &SVector<f64, N>, out: &mut SVector<f64, N>| {
         model.rhs(patient, t, y, &seg, out);

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{ParamError, SpecError};
-use crate::model::info::ParamInfo;
+use crate::model::info::{ParamInfo, param_position};
 
 /// Random effects on named parameters with covariance Ω (log or logit scale).
 #[derive(Debug, Clone, PartialEq)]
@@ -165,14 +165,7 @@ impl Iiv {
         let mut index = Vec::with_capacity(self.dim());
         let mut logit = Vec::with_capacity(self.dim());
         for name in &self.names {
-            let i =
-                table
-                    .iter()
-                    .position(|p| p.name == name)
-                    .ok_or_else(|| ParamError::Unknown {
-                        name: name.clone(),
-                        model: model.to_string(),
-                    })?;
+            let i = param_position(model, table, name)?;
             index.push(i);
             logit.push(table[i].lower == 0.0 && table[i].upper == 1.0);
         }
