@@ -458,7 +458,7 @@ fn cohort_outputs_and_band_figures_are_written() {
 
 #[cfg(feature = "plot")]
 #[test]
-fn dose_response_figure_shows_its_three_panels() {
+fn dose_response_figure_shows_its_four_panels() {
     use cartsim::cohort::explore::{explore, flu_cy_grid};
     let cohort = small_cohort(12);
     let arms = flu_cy_grid(&[3e5, 1e6], &[(25.0, 1000.0), (0.0, 0.0)]);
@@ -481,12 +481,13 @@ fn dose_response_figure_shows_its_three_panels() {
     let svg = dir.join("dose_response.svg");
     cartsim::plot::draw_dose_response(&png, "Dose response test", &points).unwrap();
     cartsim::plot::draw_dose_response(&svg, "Dose response test", &points).unwrap();
-    assert_eq!(png_size(&png), (1800, 620));
+    assert_eq!(png_size(&png), (1400, 1040));
     let text = std::fs::read_to_string(&svg).unwrap();
     for title in [
         "Dose response test",
         "Remission at month 3",
         "CRS grade ≥ 2",
+        "Relapse within the horizon",
         "B-cell reappearance",
         "no lymphodepletion",
     ] {
