@@ -126,6 +126,7 @@ pub mod model;
 pub mod patient;
 pub mod plot;
 pub mod regimen;
+pub mod sensitivity;
 pub mod shard;
 pub mod simulate;
 pub mod solve;
