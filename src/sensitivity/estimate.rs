@@ -45,6 +45,15 @@ impl SobolOutputs<'_> {
         self.y[row * sobol_stride(self.d, self.second_order) + k]
     }
 
+    /// Base rows whose outputs are all finite (a row with a NaN quantity — e.g. a median of
+    /// no patient — is left out).
+    pub fn finite_rows(&self) -> Vec<usize> {
+        let stride = sobol_stride(self.d, self.second_order);
+        (0..self.y.len() / stride)
+            .filter(|&j| (0..stride).all(|k| self.at(j, k).is_finite()))
+            .collect()
+    }
+
     pub fn estimate(&self, rows: &[usize]) -> SobolEstimates {
         let d = self.d;
         let n = rows.len() as f64;
@@ -61,6 +70,19 @@ impl SobolOutputs<'_> {
             })
             .sum::<f64>()
             / (2.0 * n);
+        if !(var > 0.0 && var.is_finite()) {
+            // A constant output (or no row): the shares of its variance are undefined.
+            let pairs = if self.second_order {
+                d * (d - 1) / 2
+            } else {
+                0
+            };
+            return SobolEstimates {
+                first: vec![f64::NAN; d],
+                total: vec![f64::NAN; d],
+                second: vec![f64::NAN; pairs],
+            };
+        }
         let c = |j: usize, k: usize| self.at(j, k) - mean;
         let mut first = Vec::with_capacity(d);
         let mut total = Vec::with_capacity(d);
@@ -122,19 +144,22 @@ pub(super) fn morris_estimate(
     d: usize,
     trajectories: &[usize],
 ) -> MorrisEstimates {
-    let n = trajectories.len() as f64;
     let mut out = MorrisEstimates {
         mu_star: Vec::with_capacity(d),
         mu: Vec::with_capacity(d),
         sigma: Vec::with_capacity(d),
     };
     for i in 0..d {
-        let mu = trajectories.iter().map(|&t| ee[t][i]).sum::<f64>() / n;
-        let mu_star = trajectories.iter().map(|&t| ee[t][i].abs()).sum::<f64>() / n;
-        let ss = trajectories
+        // Non-finite effects (a NaN quantity at either end) are left out.
+        let e: Vec<f64> = trajectories
             .iter()
-            .map(|&t| (ee[t][i] - mu) * (ee[t][i] - mu))
-            .sum::<f64>();
+            .map(|&t| ee[t][i])
+            .filter(|x| x.is_finite())
+            .collect();
+        let n = e.len() as f64;
+        let mu = e.iter().sum::<f64>() / n;
+        let mu_star = e.iter().map(|x| x.abs()).sum::<f64>() / n;
+        let ss = e.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>();
         out.mu.push(mu);
         out.mu_star.push(mu_star);
         out.sigma.push((ss / (n - 1.0)).sqrt());
@@ -153,10 +178,11 @@ pub(super) fn bootstrap_sets(seed: u64, resamples: usize, n: usize) -> Vec<Vec<u
         .collect()
 }
 
-/// Percentile interval `[(1 − c)/2, (1 + c)/2]` of bootstrap replicates (NaN when there are
-/// none or a replicate is not finite).
+/// Percentile interval `[(1 − c)/2, (1 + c)/2]` of the finite bootstrap replicates (a
+/// resample of a rare event can have no variance); NaN when fewer than half are finite.
 pub(super) fn percentile_interval(replicates: &[f64], confidence: f64) -> (f64, f64) {
-    if replicates.is_empty() || replicates.iter().any(|x| !x.is_finite()) {
+    let finite = replicates.iter().filter(|x| x.is_finite()).count();
+    if finite == 0 || 2 * finite < replicates.len() {
         return (f64::NAN, f64::NAN);
     }
     let a = (1.0 - confidence) / 2.0;

@@ -303,6 +303,9 @@ impl Scenario {
         let cohort = self.build_cohort()?;
         self.build_nonmem(&cohort)?;
         self.build_arms(&SleModel::default())?;
+        if let Some(s) = &self.sensitivity {
+            s.check(cohort.regimen(), &KeyPath::root().key("sensitivity"))?;
+        }
         Ok(())
     }
 
