@@ -381,3 +381,82 @@ fn bad_studies_are_rejected_naming_the_factor_and_value() {
         "{e}"
     );
 }
+
+const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/sensitivity.toml");
+
+#[test]
+fn the_shipped_scenario_builds_its_study_and_round_trips() {
+    use cartsim::io::scenario::Scenario;
+    let s = Scenario::from_path(SCENARIO).unwrap();
+    let study = CohortStudy::from_scenario(&s).unwrap().unwrap();
+    assert_eq!(study.study().evaluations(), 64 * 6);
+    assert_eq!(study.cohort().n_patients(), 50);
+    assert_eq!(study.quantities()[0].label(), "b_cell_reappearance_day:q50");
+    let back = Scenario::from_toml_str(&s.to_toml_string().unwrap()).unwrap();
+    assert_eq!(back, s);
+    // No table, no study.
+    let plain = Scenario::mackensen_2022();
+    assert!(CohortStudy::from_scenario(&plain).unwrap().is_none());
+}
+
+#[test]
+fn bad_sensitivity_tables_name_the_key_and_line() {
+    use cartsim::io::scenario::Scenario;
+    let text = std::fs::read_to_string(SCENARIO).unwrap();
+    let check = |from: &str, to: &str, key: &str, words: &[&str]| {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let e = match Scenario::from_toml_str(&bad) {
+            Err(Error::Scenario(e)) => e,
+            other => panic!("expected a scenario error for {to}, got {other:?}"),
+        };
+        assert_eq!(e.key.as_deref(), Some(key), "{e}");
+        assert!(e.line.is_some(), "{e}");
+        let msg = e.to_string();
+        for w in words {
+            assert!(msg.contains(w), "`{w}` not in: {msg}");
+        }
+    };
+    check(
+        "lower = 0.1\nupper = 0.4",
+        "lower = 0.4\nupper = 0.4",
+        "sensitivity.factors[1].upper",
+        &["effector_death_per_day", "lower bound 0.4 must be < upper bound 0.4"],
+    );
+    check(
+        "name = \"effector_death_per_day\"",
+        "name = \"effector_dearth_per_day\"",
+        "sensitivity.factors[1].name",
+        &["unknown factor `effector_dearth_per_day`"],
+    );
+    check(
+        "samples = 64 ",
+        "samples = 8 ",
+        "sensitivity.samples",
+        &["16 to 65536", "got 8"],
+    );
+    check(
+        "lower = 1e5",
+        "lower = -1e5",
+        "sensitivity.factors[3].lower",
+        &["dose:car_t", "-100000"],
+    );
+    check(
+        "statistic = \"median\"",
+        "statistic = \"quantile\"\nq = 1.5",
+        "sensitivity.quantities[0].q",
+        &["got 1.5"],
+    );
+    check(
+        "endpoint = \"relapse\"",
+        "endpoint = \"relapses\"",
+        "sensitivity.quantities[2].endpoint",
+        &["unknown endpoint `relapses`"],
+    );
+    check(
+        "method = \"sobol\" ",
+        "method = \"fast\" ",
+        "sensitivity.method",
+        &["unknown variant `fast`"],
+    );
+}
