@@ -217,6 +217,16 @@ fn sle_sensitivity_csv_bit_identical_at_1_and_2_threads() {
     let (p1, p2) = (dir.join("t1.csv"), dir.join("t2.csv"));
     one.result.write_csv(&p1).unwrap();
     two.result.write_csv(&p2).unwrap();
+    // Slices of the design (as separate jobs would run them) merge to the same result.
+    let design = study.study().design();
+    let n = design.len();
+    let slices = vec![
+        study.evaluate_range(&design, 20..n, None).unwrap(),
+        study.evaluate_range(&design, 0..20, None).unwrap(),
+    ];
+    let merged = Evaluations::merge(slices).unwrap();
+    let split = study.study().analyse(&design, &merged).unwrap();
+    assert_eq!(split.to_csv_string(), one.result.to_csv_string());
     let (b1, b2) = (std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(b1, b2);
@@ -421,7 +431,10 @@ fn bad_sensitivity_tables_name_the_key_and_line() {
         "lower = 0.1\nupper = 0.4",
         "lower = 0.4\nupper = 0.4",
         "sensitivity.factors[1].upper",
-        &["effector_death_per_day", "lower bound 0.4 must be < upper bound 0.4"],
+        &[
+            "effector_death_per_day",
+            "lower bound 0.4 must be < upper bound 0.4",
+        ],
     );
     check(
         "name = \"effector_death_per_day\"",

@@ -1,9 +1,12 @@
 //! The binding to virtual cohorts: factors are typical parameter values or dose amounts,
 //! quantities are statistics of endpoints over an inner cohort with common random numbers.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Factor, Method, Progress, SensitivityResult, Study, StudyBuilder};
+use super::{
+    Design, Evaluations, Factor, Method, Progress, SensitivityResult, Study, StudyBuilder,
+};
 use crate::calibrate::Statistic;
 use crate::cohort::Cohort;
 use crate::error::{Error, SpecError};
@@ -188,6 +191,22 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudy<M, N> {
             })
             .collect();
         Ok((values, result.summary.failed))
+    }
+
+    /// Simulates the inner cohorts of the design points in `range` only (split a large study
+    /// over jobs; [`Evaluations::merge`] the slices and [`Study::analyse`] them with
+    /// [`Study::design`]: the same bits as one [`CohortStudy::run`]).
+    ///
+    /// # Errors
+    /// As [`Study::evaluate_range`].
+    pub fn evaluate_range(
+        &self,
+        design: &Design,
+        range: Range<usize>,
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
+    ) -> Result<Evaluations, Error> {
+        self.study
+            .evaluate_range(design, range, |x| Ok(self.evaluate(x)?.0), progress)
     }
 
     /// Runs the study.
