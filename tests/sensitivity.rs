@@ -461,6 +461,12 @@ fn bad_sensitivity_tables_name_the_key_and_line() {
         &["got 1.5"],
     );
     check(
+        "name = \"effector_death_per_day\"",
+        "name = \"covariate:shoe_size\"",
+        "sensitivity.factors[1].name",
+        &["unknown covariate `shoe_size`"],
+    );
+    check(
         "endpoint = \"relapse\"",
         "endpoint = \"relapses\"",
         "sensitivity.quantities[2].endpoint",
@@ -472,4 +478,66 @@ fn bad_sensitivity_tables_name_the_key_and_line() {
         "sensitivity.method",
         &["unknown variant `fast`"],
     );
+}
+
+#[test]
+fn covariate_factors_move_the_same_patients() {
+    let cohort = Cohort::builder(SleModel::default())
+        .patients(4)
+        .seed(5)
+        .build()
+        .unwrap();
+    let study = CohortStudy::builder(cohort)
+        .factor(Factor::log(
+            "covariate:baseline_b_cells_per_ul",
+            100.0,
+            400.0,
+        ))
+        .factor(Factor::linear("covariate:female_fraction", 0.5, 1.0))
+        .quantity(Quantity::new("b_cell_reappearance_day", Statistic::Mean))
+        .method(Method::morris(2))
+        .bootstrap(10)
+        .build()
+        .unwrap();
+    let lo = study.cohort_at(&[100.0, 1.0]).unwrap();
+    let hi = study.cohort_at(&[400.0, 1.0]).unwrap();
+    for id in 0..4 {
+        let (a, b) = (lo.sample_patient(id).0, hi.sample_patient(id).0);
+        assert_eq!(a.sex, Sex::Female);
+        assert_eq!(a.age_years, b.age_years);
+        // Same draw: the baseline scales with the median (unless clipped).
+        let ratio = b.baseline_b_cells_per_ul / a.baseline_b_cells_per_ul;
+        assert!(ratio > 1.0 && ratio <= 4.0 + 1e-9, "{ratio}");
+    }
+    let out = study.run().unwrap();
+    assert_eq!(out.cohort_simulations, 6);
+    let e = err(|| {
+        CohortStudy::builder(
+            Cohort::builder(SleModel::default())
+                .patients(2)
+                .build()
+                .unwrap(),
+        )
+        .factor(Factor::linear("covariate:female_fraction", 0.5, 1.5))
+        .quantity(Quantity::new("relapse", Statistic::Fraction))
+        .build()
+        .map(drop)
+    });
+    assert!(
+        e.contains("factor covariate:female_fraction") && e.contains("1.5"),
+        "{e}"
+    );
+    let e = err(|| {
+        CohortStudy::builder(
+            Cohort::builder(SleModel::default())
+                .patients(2)
+                .build()
+                .unwrap(),
+        )
+        .factor(Factor::linear("covariate:shoe_size", 1.0, 2.0))
+        .quantity(Quantity::new("relapse", Statistic::Fraction))
+        .build()
+        .map(drop)
+    });
+    assert!(e.contains("unknown covariate `shoe_size`"), "{e}");
 }

@@ -12,6 +12,7 @@ use crate::cohort::Cohort;
 use crate::error::{Error, SpecError};
 use crate::model::Model;
 use crate::regimen::{Amount, Regimen};
+use crate::variability::Population;
 
 /// A quantity of interest: a statistic of one endpoint across the inner cohort's patients
 /// (those with a finite value; failed patients left out and counted).
@@ -50,14 +51,18 @@ enum Target {
     Typical(usize),
     /// The amount of every dose of this input, in each dose's own unit.
     Dose(String),
+    /// The centre of this covariate's distribution ([`Population::with_center`]).
+    Covariate(String),
 }
 
 /// A sensitivity study on a virtual cohort of any [`Model`].
 ///
 /// Factors are named like the model's parameters (their **typical values** vary; each
-/// patient keeps their covariates and random effects) or `dose:<input>` (the **amount of every
+/// patient keeps their covariates and random effects), `dose:<input>` (the **amount of every
 /// dose** of that input, in the unit of the regimen's doses: `dose:car_t` in cells/kg for the
-/// Erlangen regimen). Every design point simulates the given cohort — same seed, same patient
+/// Erlangen regimen) or `covariate:<name>` (the **centre of a covariate's distribution**, e.g.
+/// `covariate:baseline_b_cells_per_ul` moves the median baseline B-cell count; each patient
+/// keeps their draw; [`Population::with_center`]). Every design point simulates the given cohort — same seed, same patient
 /// ids, so the same virtual patients (common random numbers) — with the factor values in
 /// place, and reduces its endpoints to the quantities. Records are kept and failed patients
 /// are left out of the statistics and counted ([`CohortStudyResult::failed_patients`]),
@@ -150,6 +155,7 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudy<M, N> {
     pub fn cohort_at(&self, x: &[f64]) -> Result<Cohort<M, N>, Error> {
         let mut typical = self.cohort.typical_values().to_vec();
         let mut regimen: Option<Regimen> = None;
+        let mut population: Option<Population> = None;
         for (t, &v) in self.targets.iter().zip(x) {
             match t {
                 Target::Typical(k) => {
@@ -161,13 +167,20 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudy<M, N> {
                     let base = regimen.as_ref().unwrap_or(self.cohort.regimen());
                     regimen = Some(with_dose_amount(base, input, v)?);
                 }
+                Target::Covariate(name) => {
+                    let base = population.as_ref().unwrap_or(self.cohort.population());
+                    population = base.with_center(name, v);
+                }
             }
         }
-        let c = self.cohort.with_typical_values(typical)?;
-        match regimen {
-            Some(r) => c.with_regimen(r),
-            None => Ok(c),
+        let mut c = self.cohort.with_typical_values(typical)?;
+        if let Some(r) = regimen {
+            c = c.with_regimen(r)?;
         }
+        if let Some(p) = population {
+            c = c.with_population(p)?;
+        }
+        Ok(c)
     }
 
     /// Simulates the inner cohort at `x` and returns the quantities and the number of failed
@@ -267,7 +280,8 @@ fn with_dose_amount(regimen: &Regimen, input: &str, amount: f64) -> Result<Regim
 }
 
 impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
-    /// Adds a factor: a parameter name (its typical value) or `dose:<input>`.
+    /// Adds a factor: a parameter name (its typical value), `dose:<input>` or
+    /// `covariate:<name>`.
     pub fn factor(mut self, f: Factor) -> Self {
         self.factors.push(f);
         self
@@ -307,8 +321,10 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
     ///
     /// # Errors
     /// As [`StudyBuilder::build`], and [`SpecError::Invalid`] naming the factor or quantity:
-    /// an unknown factor (neither a parameter of the model nor `dose:<input>` of an input the
-    /// regimen doses), a parameter range outside the parameter's bounds, a dose range not > 0,
+    /// an unknown factor (neither a parameter of the model, nor `dose:<input>` of an input the
+    /// regimen doses, nor `covariate:<name>` of [`Population::COVARIATES`]), a parameter range
+    /// outside the parameter's bounds, a dose range not > 0, a covariate range that makes the
+    /// population invalid,
     /// an unknown endpoint, a quantile outside (0, 1).
     pub fn build(self) -> Result<CohortStudy<M, N>, Error> {
         let cohort = self.cohort.for_endpoint_statistics();
@@ -320,7 +336,23 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
         for f in &self.factors {
             f.validate()?;
             let field = format!("factor {}", f.name);
-            if let Some(input) = f.name.strip_prefix("dose:") {
+            if let Some(covariate) = f.name.strip_prefix("covariate:") {
+                for v in [f.lower, f.upper] {
+                    let Some(p) = cohort.population().with_center(covariate, v) else {
+                        return Err(bad(
+                            field,
+                            format!(
+                                "unknown covariate `{covariate}` (known: {})",
+                                Population::COVARIATES.join(", ")
+                            ),
+                        ));
+                    };
+                    if let Err(SpecError::Invalid { reason, .. }) = p.validate() {
+                        return Err(bad(field, format!("at {v}: {reason}")));
+                    }
+                }
+                targets.push(Target::Covariate(covariate.to_string()));
+            } else if let Some(input) = f.name.strip_prefix("dose:") {
                 if !model.inputs().iter().any(|i| i.name == input) {
                     let known: Vec<&str> = model.inputs().iter().map(|i| i.name).collect();
                     return Err(bad(
@@ -350,7 +382,7 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
                     return Err(bad(
                         field,
                         format!(
-                            "unknown factor: neither a parameter of model `{}` nor `dose:<input>`",
+                            "unknown factor: neither a parameter of model `{}`, nor `dose:<input>`, nor `covariate:<name>`",
                             model.name()
                         ),
                     ));

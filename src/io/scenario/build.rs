@@ -304,7 +304,8 @@ impl Scenario {
         self.build_nonmem(&cohort)?;
         self.build_arms(&SleModel::default())?;
         if let Some(s) = &self.sensitivity {
-            s.check(cohort.regimen(), &KeyPath::root().key("sensitivity"))?;
+            let path = KeyPath::root().key("sensitivity");
+            s.check(cohort.regimen(), cohort.population(), &path)?;
         }
         Ok(())
     }

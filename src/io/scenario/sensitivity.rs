@@ -8,7 +8,8 @@
 //! seed = 1                     # design and bootstrap (the cohort keeps its own seed)
 //!
 //! [[sensitivity.factors]]
-//! name = "effector_proliferation_per_day"   # a parameter's typical value, or "dose:car_t"
+//! name = "effector_proliferation_per_day"   # a parameter's typical value, "dose:car_t" or
+//!                                           # "covariate:baseline_b_cells_per_ul"
 //! lower = 0.6
 //! upper = 1.8
 //! scale = "log"                # or "linear" (default)
@@ -23,8 +24,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::locate::{KeyPath, Located, invalid};
+use crate::error::SpecError;
 use crate::model::{Model, SleModel};
 use crate::regimen::Regimen;
+use crate::variability::Population;
 
 /// Which method (`method = "morris"` or `"sobol"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +98,9 @@ pub struct SensitivitySpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FactorSpec {
-    /// A parameter name (its typical value varies) or `dose:<input>` (the amount of every
-    /// dose of that input, in the doses' unit).
+    /// A parameter name (its typical value varies), `dose:<input>` (the amount of every dose
+    /// of that input, in the doses' unit) or `covariate:<name>` (the centre of a covariate's
+    /// distribution: mean, median or value).
     pub name: String,
     /// Lower bound.
     pub lower: f64,
@@ -122,7 +126,12 @@ pub struct QuantitySpec {
 
 impl SensitivitySpec {
     /// Checks every value against the SLE model and the scenario's regimen.
-    pub(super) fn check(&self, regimen: &Regimen, path: &KeyPath) -> Result<(), Located> {
+    pub(super) fn check(
+        &self,
+        regimen: &Regimen,
+        population: &Population,
+        path: &KeyPath,
+    ) -> Result<(), Located> {
         let model = SleModel::default();
         let n = self.samples;
         match self.method {
@@ -177,7 +186,13 @@ impl SensitivitySpec {
             ));
         }
         for (i, f) in self.factors.iter().enumerate() {
-            check_factor(&model, regimen, f, &path.key("factors").index(i))?;
+            check_factor(
+                &model,
+                regimen,
+                population,
+                f,
+                &path.key("factors").index(i),
+            )?;
             if self.factors[..i].iter().any(|g| g.name == f.name) {
                 return Err(invalid(
                     &path.key("factors").index(i).key("name"),
@@ -222,6 +237,7 @@ impl SensitivitySpec {
 fn check_factor(
     model: &SleModel,
     regimen: &Regimen,
+    population: &Population,
     f: &FactorSpec,
     fp: &KeyPath,
 ) -> Result<(), Located> {
@@ -253,6 +269,26 @@ fn check_factor(
             ),
         ));
     }
+    if let Some(covariate) = name.strip_prefix("covariate:") {
+        for (key, v) in [("lower", f.lower), ("upper", f.upper)] {
+            let Some(p) = population.with_center(covariate, v) else {
+                return Err(invalid(
+                    &fp.key("name"),
+                    format!(
+                        "unknown covariate `{covariate}` (known: {})",
+                        Population::COVARIATES.join(", ")
+                    ),
+                ));
+            };
+            if let Err(SpecError::Invalid { reason, .. }) = p.validate() {
+                return Err(invalid(
+                    &fp.key(key),
+                    format!("factor `{name}` at {v}: {reason}"),
+                ));
+            }
+        }
+        return Ok(());
+    }
     if let Some(input) = name.strip_prefix("dose:") {
         if !regimen.doses().iter().any(|d| d.input == input) {
             return Err(invalid(
@@ -266,7 +302,7 @@ fn check_factor(
         return Err(invalid(
             &fp.key("name"),
             format!(
-                "unknown factor `{name}`: neither a parameter of model `sle` nor `dose:<input>`"
+                "unknown factor `{name}`: neither a parameter of model `sle`, nor `dose:<input>`, nor `covariate:<name>`"
             ),
         ));
     };
