@@ -363,7 +363,7 @@ impl SensitivityResult {
                     (IndexKind::MuStar, "μ* (mean |elementary effect|)"),
                     (IndexKind::Sigma, "σ (interactions, non-linearity)"),
                 ],
-                "elementary effect (quantity units per factor range)",
+                "effect (quantity units per factor range)",
             )
         } else {
             (
