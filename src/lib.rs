@@ -54,6 +54,7 @@
 //! | draw percentile bands or a dose–response chart | [`plot`] (drawing: feature `plot`) | `cohort`, `dose_exploration` |
 //! | split a cohort over machines | [`Cohort::run_range`](cohort::Cohort::run_range) + [`CohortResult::merge`](cohort::CohortResult::merge) | |
 //! | write my own model | the [`Model`](model::Model) trait | `custom_model` |
+//! | find which parameters, doses or product attributes drive an endpoint (Morris, Sobol') | [`sensitivity::CohortStudy`] (any model) or [`sensitivity::Study`] (any function) | `sensitivity` |
 //!
 //! ## Layers
 //!
@@ -71,7 +72,7 @@
 //! | one patient | [`patient`], [`simulate()`] | the single per-patient path: validate → resolve → prepare → solve (stiff retry) → endpoints |
 //! | cohort | [`cohort`], [`cohort::explore`] | many patients, deterministic and parallel; arms on the same patients |
 //! | files and figures | [`io`], [`plot`] | tables, JSON, NONMEM, scenario files; figure data and (feature `plot`) drawing |
-//! | studies | [`calibrate`], [`shard`], `distributed` (feature `mpi`) | fits, virtual populations, validation; runs split over processes and machines |
+//! | studies | [`calibrate`], [`sensitivity`], [`shard`], `distributed` (feature `mpi`) | fits, virtual populations, validation; global sensitivity analysis; runs split over processes and machines |
 //!
 //! What is fixed for a study is checked once where it enters (a regimen is bound to the model's
 //! inputs, solver options and Ω are validated when a cohort is built); what varies per patient
@@ -127,6 +128,7 @@ pub mod patient;
 pub mod plot;
 pub mod product;
 pub mod regimen;
+pub mod sensitivity;
 pub mod shard;
 pub mod simulate;
 pub mod solve;

@@ -499,6 +499,10 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     pub fn seed(&self) -> u64 {
         self.seed
     }
+    /// The covariate distributions.
+    pub fn population(&self) -> &Population {
+        &self.population
+    }
     /// Regimen.
     pub fn regimen(&self) -> &Regimen {
         self.regimen.regimen()
@@ -633,6 +637,21 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         self.model.params_from_values(&values)?;
         let mut c = self.clone();
         c.typical = values;
+        Ok(c)
+    }
+
+    /// A copy of this cohort with another population, same patients (common random numbers:
+    /// each patient's standard-normal draws, mapped through the new covariate distributions).
+    ///
+    /// # Errors
+    /// [`SpecError::Invalid`] naming the covariate when the population is invalid.
+    pub fn with_population(&self, population: Population) -> Result<Self, Error>
+    where
+        M: Clone,
+    {
+        population.validate()?;
+        let mut c = self.clone();
+        c.population = population;
         Ok(c)
     }
 

@@ -10,7 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::{BAND_OUTPUTS, BandPanel, DoseResponsePoint, band_panels};
+use super::{BAND_OUTPUTS, BandPanel, DoseResponsePoint, IndexPanel, band_panels};
 use crate::cohort::{Cohort, CohortResult};
 use crate::error::Error;
 use crate::io::atomic::write_atomic;
@@ -531,6 +531,127 @@ where
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    Ok(())
+}
+
+/// Draws sensitivity indices as horizontal bars (a tornado chart), one panel per quantity side
+/// by side, one row per factor (top to bottom in the panel's order), one bar per series with
+/// its confidence interval as a whisker. PNG or SVG by extension.
+///
+/// # Errors
+/// [`Error::Input`] when `panels` is empty; [`Error::Plot`]; [`Error::Io`].
+pub fn draw_sensitivity(path: &Path, title: &str, panels: &[IndexPanel]) -> Result<(), Error> {
+    if panels.is_empty() {
+        return Err(Error::Input("no sensitivity panel to draw".into()));
+    }
+    let rows = panels
+        .iter()
+        .map(|p| p.factors.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let width = (560 * panels.len() as u32).clamp(900, 2400);
+    let height = (160 + 44 * rows as u32).clamp(420, 1600);
+    render!(path, (width, height), |root| draw_sensitivity_on(
+        &root, title, panels
+    ))
+}
+
+fn draw_sensitivity_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[IndexPanel],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let root = root.titled(&txt(title), ("sans-serif", 24))?;
+    let areas = root.split_evenly((1, panels.len()));
+    for (area, p) in areas.iter().zip(panels) {
+        let n = p.factors.len().max(1);
+        let values = p.series.iter().flat_map(|s| {
+            s.estimates
+                .iter()
+                .chain(s.intervals.iter().flat_map(|(a, b)| [a, b]))
+                .copied()
+        });
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = 0.05 * (hi - lo).max(1e-12);
+        let (xlo, xhi) = (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad);
+        let factors = p.factors.clone();
+        let label = move |y: &f64| {
+            let k = (-*y).round();
+            if (k + *y).abs() < 1e-6 && k >= 0.0 {
+                factors.get(k as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        let longest = p
+            .factors
+            .iter()
+            .map(|f| f.chars().count())
+            .max()
+            .unwrap_or(4);
+        let mut chart = ChartBuilder::on(area)
+            .caption(txt(&p.title), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size((8 * longest as u32 + 16).clamp(60, 330))
+            .build_cartesian_2d(xlo..xhi, -(n as f64) + 0.5..0.5)?;
+        chart
+            .configure_mesh()
+            .x_desc(txt(&p.x_label))
+            .x_label_formatter(&tick)
+            .y_labels(4 * n + 1)
+            .y_label_formatter(&label)
+            .axis_desc_style(("sans-serif", 16))
+            .label_style(("sans-serif", 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        let m = p.series.len().max(1) as f64;
+        let band = 0.8 / m;
+        for (s_idx, s) in p.series.iter().enumerate() {
+            let color = SERIES[s_idx % SERIES.len()];
+            let offset = 0.4 - band * (s_idx as f64 + 0.5);
+            let bars = s
+                .estimates
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite());
+            chart
+                .draw_series(bars.map(|(k, &v)| {
+                    let y = -(k as f64) + offset;
+                    Rectangle::new(
+                        [(0.0, y - 0.45 * band), (v, y + 0.45 * band)],
+                        color.mix(0.85).filled(),
+                    )
+                }))?
+                .label(txt(&s.name))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.filled())
+                });
+            let whiskers = s
+                .intervals
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, b))| a.is_finite() && b.is_finite());
+            chart.draw_series(whiskers.map(|(k, &(a, b))| {
+                let y = -(k as f64) + offset;
+                PathElement::new(vec![(a, y), (b, y)], BLACK.stroke_width(2))
+            }))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 13))

@@ -1,4 +1,4 @@
-//! Figures: what they show (always compiled: [`BandPanel`], [`DoseResponsePoint`] and the
+//! Figures: what they show (always compiled: [`BandPanel`], [`DoseResponsePoint`], [`IndexPanel`] and the
 //! reductions that fill them from cohort results), and, with the cargo feature `plot` (on by
 //! default), their drawing as PNG or SVG (chosen by the file extension).
 //!
@@ -22,7 +22,7 @@
 mod draw;
 
 #[cfg(feature = "plot")]
-pub use draw::{draw_bands, draw_dose_response, write_band_figure};
+pub use draw::{draw_bands, draw_dose_response, draw_sensitivity, write_band_figure};
 
 use crate::cohort::explore::{Arm, ArmResult};
 use crate::cohort::{Cohort, CohortResult};
@@ -180,4 +180,33 @@ pub fn dose_response_points<M: Model<N>, const N: usize>(
             }
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sensitivity indices.
+
+/// One series of a sensitivity bar chart (e.g. Sobol' `ST` or Morris `μ*`): one bar per
+/// factor of its panel, with a confidence interval drawn as a whisker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSeries {
+    /// Legend label (`"ST (total order)"`).
+    pub name: String,
+    /// Estimate per factor, in the panel's factor order (NaN: not drawn).
+    pub estimates: Vec<f64>,
+    /// `(low, high)` interval per factor (NaN: no whisker).
+    pub intervals: Vec<(f64, f64)>,
+}
+
+/// One panel of a sensitivity (tornado) chart: the indices of one quantity, a horizontal bar
+/// per factor and series, factors top to bottom in the given order (most important first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexPanel {
+    /// Panel title (the quantity).
+    pub title: String,
+    /// X-axis label (what the index measures).
+    pub x_label: String,
+    /// Factor names, top to bottom.
+    pub factors: Vec<String>,
+    /// Series drawn side by side within each factor's row.
+    pub series: Vec<IndexSeries>,
 }

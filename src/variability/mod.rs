@@ -12,5 +12,6 @@ pub use iiv::{BoundIiv, Iiv};
 pub use population::{Dist, Population};
 pub use residual::ResidualError;
 pub use rng::{
-    PatientRng, patient_rng, replicate_rng, residual_rng, selection_rng, stochastic_rng,
+    PatientRng, patient_rng, replicate_rng, residual_rng, selection_rng, sensitivity_rng,
+    stochastic_rng,
 };

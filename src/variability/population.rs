@@ -297,6 +297,72 @@ impl Population {
         }
     }
 
+    /// Names of the covariates whose distribution [`Population::with_center`] can move.
+    pub const COVARIATES: &'static [&'static str] = &[
+        "female_fraction",
+        "age_years",
+        "weight_female_kg",
+        "weight_male_kg",
+        "height_female_cm",
+        "height_male_cm",
+        "egfr_ml_per_min",
+        "baseline_b_cells_per_ul",
+        "baseline_t_cells_per_ul",
+        "baseline_anti_dsdna_iu_per_ml",
+        "baseline_sledai",
+    ];
+
+    /// A copy with the distribution of `covariate` centred at `value` — the mean of a normal,
+    /// the median of a log-normal, the value of a fixed one, the midpoint of a uniform (spread
+    /// and clips kept) — or, for `female_fraction`, that fraction. Each patient keeps their
+    /// draw, so the same patients move with the centre (common random numbers). `None` for a
+    /// name not in [`Population::COVARIATES`]. Not validated: see [`Population::validate`].
+    pub fn with_center(&self, covariate: &str, value: f64) -> Option<Population> {
+        let mut p = *self;
+        let dist = match covariate {
+            "female_fraction" => {
+                p.female_fraction = value;
+                return Some(p);
+            }
+            "age_years" => &mut p.age_years,
+            "weight_female_kg" => &mut p.weight_female_kg,
+            "weight_male_kg" => &mut p.weight_male_kg,
+            "height_female_cm" => &mut p.height_female_cm,
+            "height_male_cm" => &mut p.height_male_cm,
+            "egfr_ml_per_min" => &mut p.egfr_ml_per_min,
+            "baseline_b_cells_per_ul" => &mut p.baseline_b_cells_per_ul,
+            "baseline_t_cells_per_ul" => &mut p.baseline_t_cells_per_ul,
+            "baseline_anti_dsdna_iu_per_ml" => &mut p.baseline_anti_dsdna_iu_per_ml,
+            "baseline_sledai" => &mut p.baseline_sledai,
+            _ => return None,
+        };
+        *dist = match *dist {
+            Dist::Fixed(_) => Dist::Fixed(value),
+            Dist::Normal { sd, min, max, .. } => Dist::Normal {
+                mean: value,
+                sd,
+                min,
+                max,
+            },
+            Dist::LogNormal {
+                omega, min, max, ..
+            } => Dist::LogNormal {
+                median: value,
+                omega,
+                min,
+                max,
+            },
+            Dist::Uniform { min, max } => {
+                let half = 0.5 * (max - min);
+                Dist::Uniform {
+                    min: value - half,
+                    max: value + half,
+                }
+            }
+        };
+        Some(p)
+    }
+
     /// Checks every distribution.
     ///
     /// # Errors

@@ -20,6 +20,10 @@ const SELECTION_KEY: u64 = 0xA11E_2016_0140_0002;
 /// ([`residual_rng`]; "RESIDUAL" in ASCII).
 const RESIDUAL_KEY: u64 = 0x5245_5349_4455_414c;
 
+/// Key mixed into the seed of the sensitivity-analysis streams ([`sensitivity_rng`];
+/// "SENSITIV" in ASCII).
+const SENSITIVITY_KEY: u64 = 0x5345_4E53_4954_4956;
+
 /// Stream offsets: patients use streams `0..2⁶³`; cohort-level draws (parameter uncertainty of
 /// a replicate) use streams from `2⁶³` on, so they never collide with a patient.
 const COHORT_STREAM_BASE: u64 = 1 << 63;
@@ -55,6 +59,14 @@ pub fn selection_rng(seed: u64, id: u64) -> PatientRng {
 /// adding observation noise never shifts the patients' own draws.
 pub fn residual_rng(seed: u64, id: u64) -> PatientRng {
     patient_rng(seed ^ RESIDUAL_KEY, id)
+}
+
+/// The generator of a sensitivity study's own draws ([`crate::sensitivity`]): stream 0 for
+/// the Morris trajectories, stream `1 + b` for bootstrap resample `b`. ChaCha8 keyed by
+/// `seed ^ 0x53454E5349544956`, so a study's draws never coincide with its inner cohorts'
+/// patients.
+pub fn sensitivity_rng(seed: u64, stream: u64) -> PatientRng {
+    patient_rng(seed ^ SENSITIVITY_KEY, stream)
 }
 
 /// The generator of cohort-level draws for `replicate` (parameter uncertainty).

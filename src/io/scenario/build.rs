@@ -357,6 +357,10 @@ impl Scenario {
         let cohort = self.build_cohort()?;
         self.build_nonmem(&cohort)?;
         self.build_arms(&SleModel::default())?;
+        if let Some(s) = &self.sensitivity {
+            let path = KeyPath::root().key("sensitivity");
+            s.check(cohort.regimen(), cohort.population(), &path)?;
+        }
         Ok(())
     }
 

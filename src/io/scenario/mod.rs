@@ -53,6 +53,7 @@
 mod build;
 mod format;
 mod locate;
+mod sensitivity;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,6 +66,9 @@ pub use self::format::{
     SolverSpec, SummarySpec, TargetSpec,
 };
 use self::locate::KeyPath;
+pub use self::sensitivity::{
+    FactorSpec, QuantitySpec, ScaleSpec, SensitivityMethod, SensitivitySpec, StatisticSpec,
+};
 use crate::cohort::explore::Arm;
 use crate::cohort::{Cohort, OnFailure};
 use crate::error::{Error, ScenarioError};
@@ -123,6 +127,9 @@ pub struct Scenario {
     /// Dose-exploration arms (used by the `dose_exploration` example).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exploration: Option<ExplorationSpec>,
+    /// Global sensitivity study on this cohort (used by the `sensitivity` example).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<SensitivitySpec>,
 }
 
 fn default_seed() -> u64 {
@@ -218,6 +225,7 @@ impl Scenario {
             targets: Vec::new(),
             nonmem: None,
             exploration: None,
+            sensitivity: None,
         }
     }
 
