@@ -605,6 +605,7 @@ impl ShardSet {
             records: Vec::new(),
             failures: Vec::new(),
             stiff_retries: s0.header.stiff_retries,
+            fingerprint: s0.header.fingerprint.clone(),
         };
         for s in it {
             let sum = s.read_summary()?;
@@ -618,16 +619,17 @@ impl ShardSet {
     }
 
     /// Merges and writes `DIR/summary.json`, `DIR/bands.csv` and `DIR/patients.csv` with the
-    /// writers of the single-process run; all three appear together or not at all.
+    /// writers of the single-process run, as one [`io::OutputSet`]: all three appear together
+    /// (with `DIR/manifest.json`) or not at all, and a concurrent merge into `DIR` is refused.
     ///
     /// # Errors
     /// As [`ShardSet::merge`], [`ShardFile::copy_rows`], and [`Error::Io`] for the outputs.
     pub fn write_outputs(&self, dir: &Path) -> Result<CohortResult, Error> {
         let result = self.merge()?;
         let layout = self.layout();
-        let stage = Staging::new(dir)?;
+        let set = io::OutputSet::create(dir)?;
         write_patients_from(
-            &stage.path("patients.csv"),
+            &set.path("patients.csv")?,
             Some(&layout.patients_header),
             &mut |w| {
                 for s in &self.shards {
@@ -636,9 +638,9 @@ impl ShardSet {
                 Ok(())
             },
         )?;
-        io::write_summary_json_with(&stage.path("summary.json"), layout, &result)?;
-        io::write_bands_csv_with(&stage.path("bands.csv"), layout, &result)?;
-        stage.commit(&["summary.json", "bands.csv", "patients.csv"])?;
+        io::write_summary_json_with(&set.path("summary.json")?, layout, &result)?;
+        io::write_bands_csv_with(&set.path("bands.csv")?, layout, &result)?;
+        set.commit()?;
         Ok(result)
     }
 }
@@ -676,12 +678,15 @@ pub(crate) fn write_patients_from(
 }
 
 /// Output files written into a hidden staging folder inside the target folder, then renamed
-/// into place together; dropped uncommitted, the staging folder is removed.
+/// into place together; dropped uncommitted, the staging folder is removed. (The distributed
+/// run writes its part files into the target folder, so it stages inside it.)
+#[cfg(feature = "mpi")]
 pub(crate) struct Staging {
     dir: PathBuf,
     stage: PathBuf,
 }
 
+#[cfg(feature = "mpi")]
 impl Staging {
     pub(crate) fn new(dir: &Path) -> Result<Staging, Error> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -709,6 +714,7 @@ impl Staging {
     }
 }
 
+#[cfg(feature = "mpi")]
 impl Drop for Staging {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.stage);

@@ -106,6 +106,7 @@ pub fn simulate<M: Model<N>, const N: usize>(
             FailureCause::Param(e) => Error::Param(e),
             FailureCause::Regimen(e) => Error::Regimen(e),
             FailureCause::Solve(e) => Error::Solve(e),
+            FailureCause::Output(e) => Error::Output(e),
         })?;
     Ok(Simulation {
         trajectory: scratch.ws.trajectory,

@@ -364,6 +364,20 @@ pub fn default_band_times(start_day: f64, end_day: f64) -> Vec<f64> {
     t
 }
 
+/// Checks a largest allowed fraction of failed patients: finite and within `[0, 1]`.
+///
+/// # Errors
+/// [`SpecError::Invalid`] naming `max_failed_fraction`, the value and the range.
+pub fn check_failed_fraction_limit(max_fraction: f64) -> Result<(), SpecError> {
+    if !(0.0..=1.0).contains(&max_fraction) {
+        return Err(SpecError::Invalid {
+            field: "max_failed_fraction".into(),
+            reason: format!("must lie in [0, 1], got {max_fraction}"),
+        });
+    }
+    Ok(())
+}
+
 /// Patients per rayon task (the unit of work stealing within a block).
 const PATIENTS_PER_TASK: u64 = 16;
 
@@ -398,15 +412,47 @@ pub struct CohortResult {
     pub failures: Vec<PatientError>,
     /// Patients retried with the stiff solver.
     pub stiff_retries: u64,
+    /// [`Cohort::fingerprint`] of the cohort that was run: results merge only with results
+    /// of the same specification.
+    pub fingerprint: String,
 }
 
 impl CohortResult {
+    /// Patients in the run (its id range).
+    pub fn patients(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
+    /// Checks the fraction of failed patients (with [`OnFailure::Continue`]): a run in which
+    /// every patient failed is always an error, and so is one in which more than
+    /// `max_fraction` of the patients failed. The examples call it after writing their files
+    /// (`--max-failed-fraction`, default 0.01).
+    ///
+    /// # Errors
+    /// [`Error::Failures`] with the counts and the lowest failed ids;
+    /// [`SpecError::Invalid`] for a `max_fraction` outside `[0, 1]`.
+    pub fn check_failures(&self, max_fraction: f64) -> Result<(), Error> {
+        check_failed_fraction_limit(max_fraction)?;
+        let (failed, patients) = (self.summary.failed, self.patients());
+        if failed > 0 && (failed == patients || failed as f64 > max_fraction * patients as f64) {
+            let mut first_ids: Vec<u64> = self.failures.iter().map(|f| f.id).take(5).collect();
+            first_ids.sort_unstable();
+            return Err(Error::Failures {
+                failed,
+                patients,
+                max_fraction,
+                first_ids,
+            });
+        }
+        Ok(())
+    }
+
     /// Merges shards of the same cohort into one result. Shards may come in any order but must
     /// tile a contiguous id range without gaps or overlaps.
     ///
     /// # Errors
-    /// [`SpecError::Invalid`] naming the shard when seeds differ, shards overlap or leave a gap,
-    /// or summaries have different shapes.
+    /// [`SpecError::Invalid`] naming the shard when seeds or cohort fingerprints differ, shards
+    /// overlap or leave a gap, or summaries have different shapes.
     pub fn merge(mut shards: Vec<CohortResult>) -> Result<CohortResult, Error> {
         shards.sort_by_key(|s| s.range.start);
         let mut it = shards.into_iter();
@@ -427,6 +473,14 @@ impl CohortResult {
             };
             if s.seed != acc.seed {
                 return Err(bad(format!("seed {} differs from {}", s.seed, acc.seed)));
+            }
+            if s.fingerprint != acc.fingerprint {
+                return Err(bad(format!(
+                    "cohort fingerprint {} differs from {} of the shard at ids {}..{}: it was \
+                     run with another model, typical values, population, variability, regimen, \
+                     solver or summary settings",
+                    s.fingerprint, acc.fingerprint, acc.range.start, acc.range.end
+                )));
             }
             if s.range.start != acc.range.end {
                 return Err(bad(if s.range.start < acc.range.end {
@@ -856,6 +910,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             records: acc.records,
             failures: acc.failures,
             stiff_retries,
+            fingerprint: self.fingerprint(),
         })
     }
 }
