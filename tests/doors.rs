@@ -1,0 +1,190 @@
+//! Every public door validates what it is given (issue 16, classes 2–4): regimens made without
+//! the builder, Ω entries, merged results of different specifications, non-finite simulated
+//! values, and sizes that would exhaust memory or overflow.
+
+mod common;
+
+use cartsim::cohort::{Cohort, CohortResult, OnFailure};
+use cartsim::error::{FailureCause, RegimenError, SpecError};
+use cartsim::model::{Model, ModelInfo, ResolvedDose, SVector, Segment, Trajectory};
+use cartsim::prelude::*;
+use cartsim::variability::Iiv;
+
+fn bad_amount(e: &cartsim::Error) -> Option<(String, f64)> {
+    match e {
+        cartsim::Error::Regimen(RegimenError::BadAmount { input, value, .. }) => {
+            Some((input.clone(), *value))
+        }
+        _ => None,
+    }
+}
+
+// --- Class 2: library doors -----------------------------------------------------------------
+
+#[test]
+fn flu_cy_with_a_negative_or_non_finite_dose_is_rejected_not_simulated() {
+    let model = SleModel::default();
+    let p = model.default_params();
+    let cov = Covariates::typical();
+    let opts = SolverOptions::default();
+    for (regimen, input) in [
+        (Regimen::flu_cy(-1e6, 25.0, 1000.0), "car_t"),
+        (Regimen::flu_cy(1e6, -25.0, -1000.0), "fludarabine"),
+        (Regimen::flu_cy(1e6, 25.0, -1000.0), "cyclophosphamide"),
+        (Regimen::flu_cy(f64::NAN, 25.0, 1000.0), "car_t"),
+        (Regimen::flu_cy(1e6, f64::INFINITY, 1000.0), "fludarabine"),
+        (Regimen::flu_cy(0.0, 25.0, 1000.0), "car_t"),
+    ] {
+        let e = simulate(&model, &p, &cov, &regimen, &opts).unwrap_err();
+        let (got, _) = bad_amount(&e).unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(got, input, "{e}");
+        assert!(e.to_string().contains("must be finite and > 0"), "{e}");
+        let e = Cohort::builder(SleModel::default())
+            .regimen(regimen.clone())
+            .patients(2)
+            .build()
+            .unwrap_err();
+        assert!(bad_amount(&e).is_some(), "{e}");
+    }
+    assert!(Regimen::try_flu_cy(1e6, -25.0, 1000.0).is_err());
+    assert_eq!(
+        Regimen::try_flu_cy(1e6, 25.0, 1000.0).unwrap(),
+        Regimen::mackensen_2022()
+    );
+    // Zero omits a drug, as documented.
+    assert_eq!(Regimen::flu_cy(1e6, 0.0, 0.0).doses().len(), 1);
+}
+
+#[test]
+fn a_diagonal_omega_must_be_a_finite_non_negative_sd() {
+    for w in [-0.1, f64::NAN, f64::INFINITY, 1e300] {
+        let e =
+            Iiv::diagonal("iiv", &[("memory_death_per_day", 0.2), ("flu_v1_l", w)]).unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, SpecError::Invalid { .. }), "{s}");
+        assert!(s.contains("flu_v1_l") && s.contains(&w.to_string()), "{s}");
+    }
+    assert!(Iiv::diagonal("iiv", &[("flu_v1_l", 0.0)]).is_ok());
+}
+
+#[test]
+fn results_of_different_specifications_do_not_merge() {
+    let a = Cohort::builder(SleModel::default())
+        .patients(4)
+        .seed(3)
+        .build()
+        .unwrap();
+    let b = a.with_regimen(Regimen::flu_cy(3e5, 25.0, 1000.0)).unwrap();
+    let (ra, rb) = (a.run_range(0..2).unwrap(), b.run_range(2..4).unwrap());
+    assert_eq!(ra.fingerprint, a.fingerprint());
+    let e = CohortResult::merge(vec![ra.clone(), rb])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fingerprint") && e.contains("2..4"), "{e}");
+    let same = CohortResult::merge(vec![ra, a.run_range(2..4).unwrap()]).unwrap();
+    assert_eq!(same.patients(), 4);
+}
+
+// --- Class 4: no silent non-finite outputs ----------------------------------------------------
+
+/// [`common::ScalarOde`] whose output or endpoint is poisoned with a non-finite value.
+#[derive(Clone)]
+struct Poisoned {
+    inner: common::ScalarOde,
+    output: f64,
+    endpoint: f64,
+}
+
+impl Model<1> for Poisoned {
+    type Params = ();
+    type Patient = ();
+    fn info(&self) -> &'static ModelInfo {
+        self.inner.info()
+    }
+    fn params_from_values(&self, v: &[f64]) -> Result<(), cartsim::error::ParamError> {
+        self.inner.params_from_values(v)
+    }
+    fn param_values(&self, _params: &(), _out: &mut [f64]) {}
+    fn default_params(&self) {}
+    fn prepare(
+        &self,
+        _params: &(),
+        _covariates: &Covariates,
+        _doses: &[ResolvedDose],
+    ) -> Result<(), cartsim::error::ParamError> {
+        Ok(())
+    }
+    fn initial_state(&self, patient: &(), start_day: f64) -> SVector<f64, 1> {
+        self.inner.initial_state(patient, start_day)
+    }
+    fn rhs(
+        &self,
+        patient: &(),
+        t_day: f64,
+        y: &SVector<f64, 1>,
+        segment: &Segment<'_>,
+        dy: &mut SVector<f64, 1>,
+    ) {
+        self.inner.rhs(patient, t_day, y, segment, dy);
+    }
+    fn apply_bolus(&self, _patient: &(), _input: usize, _amount: f64, _y: &mut SVector<f64, 1>) {}
+    fn observe(&self, _patient: &(), t_day: f64, y: &SVector<f64, 1>, out: &mut [f64]) {
+        out[0] = if t_day >= 5.0 {
+            y[0] * self.output
+        } else {
+            y[0]
+        };
+    }
+    fn endpoints(&self, _patient: &(), _trajectory: &Trajectory, out: &mut [f64]) {
+        out[0] = self.endpoint;
+    }
+}
+
+fn poisoned(output: f64, endpoint: f64) -> Poisoned {
+    Poisoned {
+        inner: common::ScalarOde {
+            rhs: |_, y| -0.1 * y,
+            y0: 1.0,
+        },
+        output,
+        endpoint,
+    }
+}
+
+#[test]
+fn a_non_finite_output_or_infinite_endpoint_fails_the_patient_by_name() {
+    let regimen = Regimen::builder()
+        .horizon(0.0, 10.0)
+        .drug("inert", Amount::Mg(1.0), &[1.0], Administration::Bolus)
+        .build()
+        .unwrap();
+    let opts = SolverOptions::default();
+    let cov = Covariates::typical();
+    for (model, what) in [
+        (poisoned(f64::NAN, 1.0), "output `y` is NaN at t = 5 day"),
+        (
+            poisoned(f64::INFINITY, 1.0),
+            "output `y` is inf at t = 5 day",
+        ),
+        (poisoned(1.0, f64::NEG_INFINITY), "endpoint `y_end` is -inf"),
+    ] {
+        let e = simulate(&model, &(), &cov, &regimen, &opts).unwrap_err();
+        assert!(e.to_string().contains(what), "{e}");
+        // In a cohort: a failed patient with its id and cause, never a summary value.
+        let cohort = Cohort::builder(model)
+            .regimen(regimen.clone())
+            .iiv(Iiv::diagonal("none", &[]).unwrap())
+            .patients(3)
+            .on_failure(OnFailure::Continue)
+            .build()
+            .unwrap();
+        let r = cohort.run().unwrap();
+        assert_eq!((r.summary.patients, r.summary.failed), (0, 3));
+        assert_eq!(r.failures[0].cause.stage(), "outputs");
+        assert!(matches!(*r.failures[0].cause, FailureCause::Output(_)));
+        assert!(r.check_failures(1.0).is_err(), "every patient failed");
+    }
+    // A NaN endpoint ("not reached") is legitimate: counted as missing, not a failure.
+    let sim = simulate(&poisoned(1.0, f64::NAN), &(), &cov, &regimen, &opts).unwrap();
+    assert!(sim.endpoints[0].is_nan());
+}
