@@ -188,3 +188,89 @@ fn a_non_finite_output_or_infinite_endpoint_fails_the_patient_by_name() {
     let sim = simulate(&poisoned(1.0, f64::NAN), &(), &cov, &regimen, &opts).unwrap();
     assert!(sim.endpoints[0].is_nan());
 }
+
+// --- Class 3: accepted values that would crash, abort or wrap ----------------------------------
+
+#[test]
+fn a_grid_too_fine_for_memory_is_refused_naming_the_option() {
+    let model = SleModel::default();
+    let opts = SolverOptions {
+        output_step_day: 1e-9,
+        ..SolverOptions::default()
+    };
+    let e = simulate(
+        &model,
+        &model.default_params(),
+        &Covariates::typical(),
+        &Regimen::mackensen_2022(),
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("output_step_day") && e.contains("1000000"),
+        "{e}"
+    );
+    for step in [1e-9, 1e-300, f64::MIN_POSITIVE] {
+        let e = Cohort::builder(SleModel::default())
+            .solver(SolverOptions {
+                output_step_day: step,
+                ..SolverOptions::default()
+            })
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("output_step_day"), "{e}");
+    }
+}
+
+#[test]
+fn sketch_accuracy_band_count_and_kept_records_are_bounded() {
+    use cartsim::summary::SummaryMode;
+    for alpha in [1e-12, 1e-5, 0.0, 0.5] {
+        let e = Cohort::builder(SleModel::default())
+            .summary_mode(SummaryMode::Streaming { alpha })
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("summary_mode.alpha") && e.contains("0.0001"),
+            "{e}"
+        );
+    }
+    let e = Cohort::builder(SleModel::default())
+        .patients(1_000_000_000)
+        .summary_mode(SummaryMode::Exact)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("streaming"), "{e}");
+    let e = Cohort::builder(SleModel::default())
+        .band_times_day((0..200_000).map(|i| i as f64 * 1e-3).collect())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("band_times_day"), "{e}");
+    // A billion patients with their records kept: refused at once, with the way out.
+    let big = Cohort::builder(SleModel::default())
+        .patients(1_000_000_000)
+        .build()
+        .unwrap();
+    let e = big.run().unwrap_err().to_string();
+    assert!(
+        e.contains("run_range_chunked") && e.contains("Discard"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ids_near_the_top_of_u64_run_without_overflow() {
+    use cartsim::cohort::Records;
+    let c = Cohort::builder(SleModel::default())
+        .patients(u64::MAX)
+        .records(Records::Discard)
+        .build()
+        .unwrap();
+    let r = c.run_range(u64::MAX - 2..u64::MAX).unwrap();
+    assert_eq!(r.summary.patients + r.summary.failed, 2);
+}

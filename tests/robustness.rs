@@ -323,6 +323,43 @@ fn failed_patients_are_listed_reported_and_change_the_exit_status() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+// --- Class 3: extreme values ---------------------------------------------------------------------
+
+#[test]
+fn extreme_grid_and_sketch_values_are_refused_at_once_naming_the_key() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("extreme");
+    for (table, key) in [
+        ("[solver]\noutput_step_day = 1e-12\n", "output_step_day"),
+        ("[solver]\noutput_step_day = 5e-324\n", "output_step_day"),
+        ("[summary]\nmode = \"streaming\"\nalpha = 1e-12\n", "alpha"),
+    ] {
+        let p = dir.join("extreme.toml");
+        std::fs::write(
+            &p,
+            format!("patients = 5\n[regimen]\npreset = \"mackensen_2022\"\n{table}"),
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let t0 = Instant::now();
+        let o = run(
+            &bin,
+            &[
+                "--scenario",
+                p.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{table}: {err}");
+        assert!(err.contains(key), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        assert!(!out.exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // --- Class 6: messages ------------------------------------------------------------------------
 
 #[test]

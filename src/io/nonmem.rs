@@ -530,7 +530,7 @@ pub fn write_nonmem_csv<M: Model<N>, const N: usize>(
         wr.write_record(COLUMNS)?;
         let mut start = 0;
         while start < n {
-            let end = (start + BLOCK).min(n);
+            let end = start.saturating_add(BLOCK).min(n);
             let per: Vec<Result<Vec<NonmemRecord>, PatientError>> = (start..end)
                 .into_par_iter()
                 .map(|id| patient_records(cohort, &opts, id))
