@@ -497,37 +497,65 @@ impl ShardSet {
     /// [`Error::Shard`] naming the offending shard file (or, for a missing shard, `K/N (ids
     /// a..b)`); [`Error::Io`] for an unreadable file; [`Error::Input`] for an empty list.
     pub fn open(paths: &[PathBuf]) -> Result<ShardSet, Error> {
-        let mut shards: Vec<ShardFile> = Vec::with_capacity(paths.len());
-        for p in paths {
-            let s = ShardFile::open(p)?;
-            if let Some(first) = shards.first() {
-                let (a, b) = (&first.header, &s.header);
-                let differs = |what: &str, x: &dyn std::fmt::Display, y: &dyn std::fmt::Display| {
-                    shard_err(
+        let opened: Vec<ShardFile> = paths
+            .iter()
+            .map(|p| ShardFile::open(p))
+            .collect::<Result<_, _>>()?;
+        // Each header field is compared with the value most files share, so that the file
+        // that differs is named, not an intact one that happens to come first.
+        fn majority<'a, T: PartialEq>(
+            files: &'a [ShardFile],
+            f: impl Fn(&'a ShardFile) -> T,
+        ) -> Option<(T, &'a ShardFile)> {
+            let mut best: Option<(usize, &ShardFile)> = None;
+            for s in files {
+                let n = files.iter().filter(|o| f(o) == f(s)).count();
+                if best.is_none_or(|(m, _)| n > m) {
+                    best = Some((n, s));
+                }
+            }
+            best.map(|(_, s)| (f(s), s))
+        }
+        fn check<'a, T: PartialEq + std::fmt::Display>(
+            files: &'a [ShardFile],
+            what: &str,
+            f: impl Fn(&'a ShardFile) -> T,
+        ) -> Result<(), Error> {
+            if let Some((want, like)) = majority(files, &f) {
+                if let Some(s) = files.iter().find(|s| f(s) != want) {
+                    return Err(shard_err(
                         s.name(),
                         format!(
-                            "{what} {y} differs from {what} {x} of shard {}",
-                            first.name()
+                            "{what} {} differs from {what} {want} of shard {} (and of most files given)",
+                            f(s),
+                            like.name()
                         ),
-                    )
-                };
-                if a.seed != b.seed {
-                    return Err(differs("seed", &a.seed, &b.seed));
-                }
-                if a.patients != b.patients {
-                    return Err(differs("cohort size", &a.patients, &b.patients));
-                }
-                if a.shards != b.shards {
-                    return Err(differs("shard count", &a.shards, &b.shards));
-                }
-                if a.fingerprint != b.fingerprint || a.layout != b.layout {
-                    return Err(differs(
-                        "cohort specification (model, regimen, population, variability, solver or summary) fingerprint",
-                        &a.fingerprint,
-                        &b.fingerprint,
                     ));
                 }
             }
+            Ok(())
+        }
+        check(&opened, "seed", |s| s.header.seed)?;
+        check(&opened, "cohort size", |s| s.header.patients)?;
+        check(&opened, "shard count", |s| s.header.shards)?;
+        check(
+            &opened,
+            "cohort specification (model, regimen, population, variability, solver or summary) fingerprint",
+            |s| s.header.fingerprint.clone(),
+        )?;
+        if let Some((want, like)) = majority(&opened, |s| &s.header.layout) {
+            if let Some(s) = opened.iter().find(|s| &s.header.layout != want) {
+                return Err(shard_err(
+                    s.name(),
+                    format!(
+                        "output layout (endpoints, outputs, table columns or summary mode) differs from that of shard {}",
+                        like.name()
+                    ),
+                ));
+            }
+        }
+        let mut shards: Vec<ShardFile> = Vec::with_capacity(paths.len());
+        for s in opened {
             if let Some(dup) = shards.iter().find(|o| o.header.shard == s.header.shard) {
                 return Err(shard_err(
                     s.name(),

@@ -274,3 +274,19 @@ fn ids_near_the_top_of_u64_run_without_overflow() {
     let r = c.run_range(u64::MAX - 2..u64::MAX).unwrap();
     assert_eq!(r.summary.patients + r.summary.failed, 2);
 }
+
+// --- Class 6: messages ------------------------------------------------------------------------
+
+#[test]
+fn exploration_labels_keep_every_digit_of_the_dose() {
+    let arms = cartsim::cohort::explore::flu_cy_grid(&[1.5e6, 2e6, 1e6], &[(25.0, 1000.0)]);
+    let labels: Vec<&str> = arms.iter().map(|a| a.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "1.5e6/kg flu25 cy1000",
+            "2e6/kg flu25 cy1000",
+            "1e6/kg flu25 cy1000"
+        ]
+    );
+}

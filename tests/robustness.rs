@@ -378,3 +378,24 @@ fn command_line_errors_exit_1_with_text_naming_the_flag() {
     let o = run(&bin, &["--help"]);
     assert!(o.status.success());
 }
+
+#[test]
+fn every_example_prints_display_text_and_exits_1_on_bad_arguments() {
+    for name in [
+        "single_patient",
+        "custom_model",
+        "calibrate",
+        "shard",
+        "dose_exploration",
+    ] {
+        let Some(bin) = example(name) else { continue };
+        let o = run(&bin, &["--no-such-flag", "x"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("--no-such-flag"), "{name}: {err}");
+        assert!(
+            !err.contains("Input(") && !err.contains("Error: "),
+            "{name}: Debug text {err}"
+        );
+    }
+}

@@ -172,6 +172,22 @@ fn incomplete_duplicated_and_mismatched_sets_are_refused_by_name() {
         e.contains("seed2.bin") && e.contains("seed 2 differs from seed 1"),
         "{e}"
     );
+    // The odd one out is named even when it comes first (not the intact file after it).
+    let first_other = d.join("b/seed2-first.bin");
+    write_shard(&cohort(20, 2), 0, 4, &first_other).unwrap();
+    let e = merge_err(
+        &[
+            first_other.clone(),
+            files[1].clone(),
+            files[2].clone(),
+            files[3].clone(),
+        ],
+        &out,
+    );
+    assert!(
+        e.contains("seed2-first.bin") && e.contains("seed 2 differs from seed 1"),
+        "{e}"
+    );
 
     // Another cohort size, shard count, scenario (regimen) and summary mode.
     let size = d.join("b/size.bin");
