@@ -290,3 +290,56 @@ fn exploration_labels_keep_every_digit_of_the_dose() {
         ]
     );
 }
+
+// --- Properties: any accepted input simulates to finite numbers or a typed error --------------
+
+fn dose() -> impl proptest::strategy::Strategy<Value = f64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(0.0),
+        Just(-1.0),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(1e300),
+        1e-3f64..1e4,
+        1e3f64..1e9,
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 32, failure_persistence: None, ..Default::default()
+    })]
+
+    #[test]
+    fn accepted_regimens_and_grids_simulate_to_finite_outputs(
+        car_t in dose(),
+        flu in dose(),
+        cy in dose(),
+        step in proptest::prop_oneof![
+            proptest::prelude::Just(1e-300), 1e-4f64..5.0, proptest::prelude::Just(1e300)
+        ],
+    ) {
+        let model = SleModel::default();
+        let opts = SolverOptions { output_step_day: step, ..SolverOptions::default() };
+        match simulate(
+            &model,
+            &model.default_params(),
+            &Covariates::typical(),
+            &Regimen::flu_cy(car_t, flu, cy),
+            &opts,
+        ) {
+            Ok(sim) => {
+                for k in 0..sim.trajectory.n_outputs() {
+                    proptest::prop_assert!(sim.trajectory.output(k).iter().all(|v| v.is_finite()));
+                }
+                proptest::prop_assert!(sim.endpoints.iter().all(|v| !v.is_infinite()));
+            }
+            Err(e) => {
+                // A typed error that names what is wrong.
+                let s = e.to_string();
+                proptest::prop_assert!(!s.is_empty());
+            }
+        }
+    }
+}
