@@ -23,8 +23,9 @@
 //! `head -2 FILE` shows what a shard holds. The header carries the format and crate versions,
 //! seed, cohort size, shard index and count, id range, the cohort's
 //! [`fingerprint`](crate::cohort::Cohort::fingerprint) and description, the
-//! [`OutputLayout`], and the length and FNV-1a checksum of both sections, so that a truncated or
-//! corrupted file is refused by name. The summary is binary because the exact summary mode keeps
+//! [`OutputLayout`], the length and FNV-1a checksum of both sections, and (format 2) the
+//! FNV-1a checksum of the header itself, so that a truncated or corrupted file, header
+//! included, is refused by name. The summary is binary because the exact summary mode keeps
 //! every value (JSON would be 20× larger and parse floats inexactly).
 //!
 //! ```
@@ -63,7 +64,7 @@ use crate::model::Model;
 use crate::summary::SummaryAccumulator;
 
 /// Version of the shard file format written by this crate.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// First line of every shard file.
 const MAGIC: &str = "cartsim-shard";
@@ -209,6 +210,21 @@ pub struct ShardHeader {
     pub layout: OutputLayout,
     /// [`Cohort::spec_description`] of the cohort (to see how two specifications differ).
     pub spec: String,
+    /// FNV-1a 64 checksum (hex) of this header's JSON line written with this field empty
+    /// (format 2; empty in format 1 files, which are refused by their version).
+    #[serde(default)]
+    pub header_checksum: String,
+}
+
+impl ShardHeader {
+    /// The checksum of the header's JSON with `header_checksum` empty.
+    fn checksum(&self) -> Result<String, serde_json::Error> {
+        let mut h = self.clone();
+        h.header_checksum.clear();
+        Ok(crate::hash::fnv64_hex(
+            serde_json::to_string(&h)?.as_bytes(),
+        ))
+    }
 }
 
 impl ShardHeader {
@@ -310,9 +326,13 @@ pub fn write_shard<M: Model<N>, const N: usize>(
         rows_checksum: rows.hash.hex(),
         layout: OutputLayout::of(cohort),
         spec: cohort.spec_description(),
+        header_checksum: String::new(),
     };
-    let header_json = serde_json::to_string(&header)
-        .map_err(|e| shard_err(format_args!("`{}`", path.display()), format!("{e}")))?;
+    let json_err =
+        |e: serde_json::Error| shard_err(format_args!("`{}`", path.display()), format!("{e}"));
+    let mut header = header;
+    header.header_checksum = header.checksum().map_err(json_err)?;
+    let header_json = serde_json::to_string(&header).map_err(json_err)?;
     io::write_atomic(path, |w| {
         writeln!(w, "{MAGIC}")?;
         writeln!(w, "{header_json}")?;
@@ -375,6 +395,15 @@ impl ShardFile {
             return Err(bad(format!(
                 "format version {} (this cartsim reads version {FORMAT_VERSION})",
                 header.format
+            )));
+        }
+        let sum = header
+            .checksum()
+            .map_err(|e| bad(format!("unreadable header: {e}")))?;
+        if sum != header.header_checksum {
+            return Err(bad(format!(
+                "corrupt header: its checksum is {sum}, the header records {}",
+                header.header_checksum
             )));
         }
         if header.crate_version != CRATE_VERSION {
