@@ -132,12 +132,13 @@ impl Iiv {
     /// [`SpecError::Invalid`] naming the parameter when an ω is negative, not finite, or so
     /// large that its variance ω² is not finite; otherwise as [`Iiv::new`].
     pub fn diagonal(label: &str, entries: &[(&str, f64)]) -> Result<Self, SpecError> {
-        for (name, w) in entries {
+        for (i, (name, w)) in entries.iter().enumerate() {
             if !(w.is_finite() && *w >= 0.0 && (w * w).is_finite()) {
                 return Err(SpecError::Invalid {
-                    field: format!("{label}: ω of `{name}`"),
+                    field: format!("{label}[{i}]"),
                     reason: format!(
-                        "must be finite and >= 0 (the SD of η, with a finite variance ω²), got {w}"
+                        "ω of `{name}` must be finite and >= 0 (the SD of η, with a finite \
+                         variance ω²), got {w:?}"
                     ),
                 });
             }
