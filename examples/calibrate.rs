@@ -12,6 +12,8 @@
 //! cargo run --release --example calibrate -- --out out/calibrate  # also writes the loss history
 //! ```
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -41,8 +43,17 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn main() -> Result<ExitCode, cartsim::Error> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match run(common::parse_args()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, cartsim::Error> {
     let model = SleModel::default();
     // (parameter, perturbation of the start)
     let fitted: &[(&str, f64)] = if args.quick {

@@ -27,6 +27,8 @@
 //! ```
 //! With `--out`, the daily trajectory at 1e6 cells/kg is written to FILE.csv.
 
+mod common;
+
 use std::io::Write;
 
 use cartsim::error::ParamError;
@@ -269,7 +271,11 @@ impl Model<3> for MiniModel {
     }
 }
 
-fn main() -> Result<(), cartsim::Error> {
+fn main() -> std::process::ExitCode {
+    common::exit_code(run())
+}
+
+fn run() -> Result<(), cartsim::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out_path = match args.as_slice() {
         [] => None,

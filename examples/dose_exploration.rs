@@ -42,7 +42,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    common::exit_code(run(Args::parse()))
+    common::remove_outputs_on_interrupt();
+    common::exit_code(run(common::parse_args()))
 }
 
 /// The built-in grid: CAR-T cells/kg × (fludarabine mg/m²/day, cyclophosphamide mg/m²).
@@ -64,6 +65,9 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     if arms.is_empty() {
         arms = default_arms();
     }
+    // The output folder is checked (created, locked, writable) before simulating; its files
+    // appear together when every one is written (cartsim::io::output_set).
+    let set = io::OutputSet::create(&args.out)?;
 
     let t0 = Instant::now();
     let results = explore(&cohort, &arms)?;
@@ -71,7 +75,7 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
 
     let model = cohort.model();
     let csv_path = args.out.join("dose_exploration.csv");
-    io::write_exploration_csv(&csv_path, model, &arms, &results)?;
+    io::write_exploration_csv(&set.path("dose_exploration.csv")?, model, &arms, &results)?;
     let points = cartsim::plot::dose_response_points(model, &arms, &results);
     #[cfg(feature = "plot")]
     let figures = {
@@ -82,14 +86,14 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
         );
         let mut written = Vec::new();
         for name in ["dose_response.png", "dose_response.svg"] {
-            let p = args.out.join(name);
-            cartsim::plot::draw_dose_response(&p, &title, &points)?;
-            written.push(p);
+            cartsim::plot::draw_dose_response(&set.path(name)?, &title, &points)?;
+            written.push(args.out.join(name));
         }
         written
     };
     #[cfg(not(feature = "plot"))]
     let figures: Vec<PathBuf> = Vec::new();
+    set.commit()?;
 
     println!(
         "{} arms × {} patients (seed {}) in {secs:.2} s on {} threads",

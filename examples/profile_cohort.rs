@@ -5,11 +5,17 @@
 //! perf record -g target/release/examples/profile_cohort 2000
 //! ```
 
+mod common;
+
 use cartsim::cohort::{Cohort, Records};
 use cartsim::prelude::*;
 use cartsim::summary::SummaryMode;
 
-fn main() -> Result<(), cartsim::Error> {
+fn main() -> std::process::ExitCode {
+    common::exit_code(run())
+}
+
+fn run() -> Result<(), cartsim::Error> {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())

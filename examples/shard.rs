@@ -110,5 +110,6 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
 }
 
 fn main() -> ExitCode {
-    common::exit_code(run(Args::parse()))
+    common::remove_outputs_on_interrupt();
+    common::exit_code(run(common::parse_args()))
 }

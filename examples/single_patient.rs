@@ -7,11 +7,17 @@
 //! cargo run --release --example single_patient -- --out DIR
 //! ```
 
+mod common;
+
 use std::io::Write;
 
 use cartsim::prelude::*;
 
-fn main() -> Result<(), cartsim::Error> {
+fn main() -> std::process::ExitCode {
+    common::exit_code(run())
+}
+
+fn run() -> Result<(), cartsim::Error> {
     let args: Vec<String> = std::env::args().collect();
     let mut out_dir = std::path::PathBuf::from("out/single_patient");
     let mut i = 1;

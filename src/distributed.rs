@@ -690,6 +690,7 @@ where
                                 records: Vec::new(),
                                 failures: Vec::new(),
                                 stiff_retries: p.stiff_retries,
+                                fingerprint: cohort.fingerprint(),
                             });
                         }
                         _ => {}

@@ -24,6 +24,27 @@ pub enum Error {
     /// A cohort or variability specification is invalid.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A simulated output or endpoint is not finite where it must be.
+    #[error(transparent)]
+    Output(#[from] NonFiniteOutput),
+    /// More patients of a cohort failed than the run allows
+    /// ([`CohortResult::check_failures`](crate::cohort::CohortResult::check_failures)).
+    #[error(
+        "{failed} of {patients} patients failed (first failed ids: {}); allowed: at most a \
+         fraction {max_fraction} of the patients, and never all; the failures are listed with \
+         their causes and parameters in failures.csv",
+        .first_ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Failures {
+        /// Failed patients.
+        failed: u64,
+        /// Patients in the run.
+        patients: u64,
+        /// The largest fraction of failed patients allowed.
+        max_fraction: f64,
+        /// The lowest failed ids (at most 5).
+        first_ids: Vec<u64>,
+    },
     /// Reading or writing a file failed.
     #[error("i/o error on `{path}`: {source}")]
     Io {
@@ -396,6 +417,38 @@ pub enum FailureCause {
     /// The solver failed.
     #[error(transparent)]
     Solve(#[from] SolveError),
+    /// An output or endpoint became non-finite.
+    #[error(transparent)]
+    Output(#[from] NonFiniteOutput),
+}
+
+impl FailureCause {
+    /// The stage of the patient's path that failed: `parameters`, `regimen`, `solve` or
+    /// `outputs` (the `stage` column of `failures.csv`).
+    pub fn stage(&self) -> &'static str {
+        match self {
+            FailureCause::Param(_) => "parameters",
+            FailureCause::Regimen(_) => "regimen",
+            FailureCause::Solve(_) => "solve",
+            FailureCause::Output(_) => "outputs",
+        }
+    }
+}
+
+/// A simulated value that is not finite where it must be: an output of the trajectory (NaN or
+/// ±∞), an endpoint that is ±∞ (NaN endpoints are legitimate "not reached" values), or an
+/// observation of a simulated dataset.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{kind} `{name}` is {value}{}, not a finite number", .t_day.map(|t| format!(" at t = {t} day")).unwrap_or_default())]
+pub struct NonFiniteOutput {
+    /// What kind of value: `output`, `endpoint` or `observation`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// The value.
+    pub value: f64,
+    /// Time, day, for outputs and observations.
+    pub t_day: Option<f64>,
 }
 
 fn format_params(params: &[(String, f64)]) -> String {

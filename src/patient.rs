@@ -10,8 +10,8 @@
 //! the covariates are validated once and the parameter values against their table, so a value
 //! out of bounds is a typed error naming the parameter, never a silent simulation.
 
-use crate::error::{FailureCause, SolveError};
-use crate::model::{Model, ResolvedDose};
+use crate::error::{FailureCause, NonFiniteOutput, SolveError};
+use crate::model::{Model, ResolvedDose, Trajectory};
 use crate::regimen::BoundRegimen;
 use crate::solve::{Method, SolveStats, SolverOptions, Workspace, integrate};
 use crate::variability::{Covariates, PatientRng};
@@ -118,10 +118,46 @@ impl<M> PatientPath<'_, M> {
         let mut endpoints = vec![f64::NAN; model.endpoint_info().len()];
         model.endpoints(&patient, trajectory, &mut endpoints);
         model.stochastic_endpoints(&patient, trajectory, rng, &mut endpoints);
+        check_finite(model, trajectory, &endpoints)?;
         Ok(PatientOutcome {
             endpoints,
             stats,
             solver,
         })
     }
+}
+
+/// A patient whose trajectory holds a NaN or ±∞, or whose endpoint is ±∞, is a failed patient:
+/// such values must never reach a summary, a table or a dataset. NaN endpoints are legitimate
+/// ("not reached within the horizon", a fixed day beyond it) and are counted as missing.
+fn check_finite<M: Model<N>, const N: usize>(
+    model: &M,
+    trajectory: &Trajectory,
+    endpoints: &[f64],
+) -> Result<(), FailureCause> {
+    for k in 0..trajectory.n_outputs() {
+        if let Some(i) = trajectory.output(k).iter().position(|v| !v.is_finite()) {
+            return Err(NonFiniteOutput {
+                kind: "output",
+                name: model.outputs().get(k).map_or("?", |o| o.name).to_string(),
+                value: trajectory.value(i, k),
+                t_day: Some(trajectory.time(i)),
+            }
+            .into());
+        }
+    }
+    if let Some(i) = endpoints.iter().position(|v| v.is_infinite()) {
+        return Err(NonFiniteOutput {
+            kind: "endpoint",
+            name: model
+                .endpoint_info()
+                .get(i)
+                .map_or("?", |e| e.name)
+                .to_string(),
+            value: endpoints.get(i).copied().unwrap_or(f64::NAN),
+            t_day: None,
+        }
+        .into());
+    }
+    Ok(())
 }

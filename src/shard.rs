@@ -23,8 +23,9 @@
 //! `head -2 FILE` shows what a shard holds. The header carries the format and crate versions,
 //! seed, cohort size, shard index and count, id range, the cohort's
 //! [`fingerprint`](crate::cohort::Cohort::fingerprint) and description, the
-//! [`OutputLayout`], and the length and FNV-1a checksum of both sections, so that a truncated or
-//! corrupted file is refused by name. The summary is binary because the exact summary mode keeps
+//! [`OutputLayout`], the length and FNV-1a checksum of both sections, and (format 2) the
+//! FNV-1a checksum of the header itself, so that a truncated or corrupted file, header
+//! included, is refused by name. The summary is binary because the exact summary mode keeps
 //! every value (JSON would be 20× larger and parse floats inexactly).
 //!
 //! ```
@@ -63,7 +64,7 @@ use crate::model::Model;
 use crate::summary::SummaryAccumulator;
 
 /// Version of the shard file format written by this crate.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// First line of every shard file.
 const MAGIC: &str = "cartsim-shard";
@@ -209,6 +210,21 @@ pub struct ShardHeader {
     pub layout: OutputLayout,
     /// [`Cohort::spec_description`] of the cohort (to see how two specifications differ).
     pub spec: String,
+    /// FNV-1a 64 checksum (hex) of this header's JSON line written with this field empty
+    /// (format 2; empty in format 1 files, which are refused by their version).
+    #[serde(default)]
+    pub header_checksum: String,
+}
+
+impl ShardHeader {
+    /// The checksum of the header's JSON with `header_checksum` empty.
+    fn checksum(&self) -> Result<String, serde_json::Error> {
+        let mut h = self.clone();
+        h.header_checksum.clear();
+        Ok(crate::hash::fnv64_hex(
+            serde_json::to_string(&h)?.as_bytes(),
+        ))
+    }
 }
 
 impl ShardHeader {
@@ -310,9 +326,13 @@ pub fn write_shard<M: Model<N>, const N: usize>(
         rows_checksum: rows.hash.hex(),
         layout: OutputLayout::of(cohort),
         spec: cohort.spec_description(),
+        header_checksum: String::new(),
     };
-    let header_json = serde_json::to_string(&header)
-        .map_err(|e| shard_err(format_args!("`{}`", path.display()), format!("{e}")))?;
+    let json_err =
+        |e: serde_json::Error| shard_err(format_args!("`{}`", path.display()), format!("{e}"));
+    let mut header = header;
+    header.header_checksum = header.checksum().map_err(json_err)?;
+    let header_json = serde_json::to_string(&header).map_err(json_err)?;
     io::write_atomic(path, |w| {
         writeln!(w, "{MAGIC}")?;
         writeln!(w, "{header_json}")?;
@@ -375,6 +395,15 @@ impl ShardFile {
             return Err(bad(format!(
                 "format version {} (this cartsim reads version {FORMAT_VERSION})",
                 header.format
+            )));
+        }
+        let sum = header
+            .checksum()
+            .map_err(|e| bad(format!("unreadable header: {e}")))?;
+        if sum != header.header_checksum {
+            return Err(bad(format!(
+                "corrupt header: its checksum is {sum}, the header records {}",
+                header.header_checksum
             )));
         }
         if header.crate_version != CRATE_VERSION {
@@ -497,37 +526,65 @@ impl ShardSet {
     /// [`Error::Shard`] naming the offending shard file (or, for a missing shard, `K/N (ids
     /// a..b)`); [`Error::Io`] for an unreadable file; [`Error::Input`] for an empty list.
     pub fn open(paths: &[PathBuf]) -> Result<ShardSet, Error> {
-        let mut shards: Vec<ShardFile> = Vec::with_capacity(paths.len());
-        for p in paths {
-            let s = ShardFile::open(p)?;
-            if let Some(first) = shards.first() {
-                let (a, b) = (&first.header, &s.header);
-                let differs = |what: &str, x: &dyn std::fmt::Display, y: &dyn std::fmt::Display| {
-                    shard_err(
+        let opened: Vec<ShardFile> = paths
+            .iter()
+            .map(|p| ShardFile::open(p))
+            .collect::<Result<_, _>>()?;
+        // Each header field is compared with the value most files share, so that the file
+        // that differs is named, not an intact one that happens to come first.
+        fn majority<'a, T: PartialEq>(
+            files: &'a [ShardFile],
+            f: impl Fn(&'a ShardFile) -> T,
+        ) -> Option<(T, &'a ShardFile)> {
+            let mut best: Option<(usize, &ShardFile)> = None;
+            for s in files {
+                let n = files.iter().filter(|o| f(o) == f(s)).count();
+                if best.is_none_or(|(m, _)| n > m) {
+                    best = Some((n, s));
+                }
+            }
+            best.map(|(_, s)| (f(s), s))
+        }
+        fn check<'a, T: PartialEq + std::fmt::Display>(
+            files: &'a [ShardFile],
+            what: &str,
+            f: impl Fn(&'a ShardFile) -> T,
+        ) -> Result<(), Error> {
+            if let Some((want, like)) = majority(files, &f) {
+                if let Some(s) = files.iter().find(|s| f(s) != want) {
+                    return Err(shard_err(
                         s.name(),
                         format!(
-                            "{what} {y} differs from {what} {x} of shard {}",
-                            first.name()
+                            "{what} {} differs from {what} {want} of shard {} (and of most files given)",
+                            f(s),
+                            like.name()
                         ),
-                    )
-                };
-                if a.seed != b.seed {
-                    return Err(differs("seed", &a.seed, &b.seed));
-                }
-                if a.patients != b.patients {
-                    return Err(differs("cohort size", &a.patients, &b.patients));
-                }
-                if a.shards != b.shards {
-                    return Err(differs("shard count", &a.shards, &b.shards));
-                }
-                if a.fingerprint != b.fingerprint || a.layout != b.layout {
-                    return Err(differs(
-                        "cohort specification (model, regimen, population, variability, solver or summary) fingerprint",
-                        &a.fingerprint,
-                        &b.fingerprint,
                     ));
                 }
             }
+            Ok(())
+        }
+        check(&opened, "seed", |s| s.header.seed)?;
+        check(&opened, "cohort size", |s| s.header.patients)?;
+        check(&opened, "shard count", |s| s.header.shards)?;
+        check(
+            &opened,
+            "cohort specification (model, regimen, population, variability, solver or summary) fingerprint",
+            |s| s.header.fingerprint.clone(),
+        )?;
+        if let Some((want, like)) = majority(&opened, |s| &s.header.layout) {
+            if let Some(s) = opened.iter().find(|s| &s.header.layout != want) {
+                return Err(shard_err(
+                    s.name(),
+                    format!(
+                        "output layout (endpoints, outputs, table columns or summary mode) differs from that of shard {}",
+                        like.name()
+                    ),
+                ));
+            }
+        }
+        let mut shards: Vec<ShardFile> = Vec::with_capacity(paths.len());
+        for s in opened {
             if let Some(dup) = shards.iter().find(|o| o.header.shard == s.header.shard) {
                 return Err(shard_err(
                     s.name(),
@@ -605,6 +662,7 @@ impl ShardSet {
             records: Vec::new(),
             failures: Vec::new(),
             stiff_retries: s0.header.stiff_retries,
+            fingerprint: s0.header.fingerprint.clone(),
         };
         for s in it {
             let sum = s.read_summary()?;
@@ -618,16 +676,17 @@ impl ShardSet {
     }
 
     /// Merges and writes `DIR/summary.json`, `DIR/bands.csv` and `DIR/patients.csv` with the
-    /// writers of the single-process run; all three appear together or not at all.
+    /// writers of the single-process run, as one [`io::OutputSet`]: all three appear together
+    /// (with `DIR/manifest.json`) or not at all, and a concurrent merge into `DIR` is refused.
     ///
     /// # Errors
     /// As [`ShardSet::merge`], [`ShardFile::copy_rows`], and [`Error::Io`] for the outputs.
     pub fn write_outputs(&self, dir: &Path) -> Result<CohortResult, Error> {
         let result = self.merge()?;
         let layout = self.layout();
-        let stage = Staging::new(dir)?;
+        let set = io::OutputSet::create(dir)?;
         write_patients_from(
-            &stage.path("patients.csv"),
+            &set.path("patients.csv")?,
             Some(&layout.patients_header),
             &mut |w| {
                 for s in &self.shards {
@@ -636,9 +695,9 @@ impl ShardSet {
                 Ok(())
             },
         )?;
-        io::write_summary_json_with(&stage.path("summary.json"), layout, &result)?;
-        io::write_bands_csv_with(&stage.path("bands.csv"), layout, &result)?;
-        stage.commit(&["summary.json", "bands.csv", "patients.csv"])?;
+        io::write_summary_json_with(&set.path("summary.json")?, layout, &result)?;
+        io::write_bands_csv_with(&set.path("bands.csv")?, layout, &result)?;
+        set.commit()?;
         Ok(result)
     }
 }
@@ -676,12 +735,15 @@ pub(crate) fn write_patients_from(
 }
 
 /// Output files written into a hidden staging folder inside the target folder, then renamed
-/// into place together; dropped uncommitted, the staging folder is removed.
+/// into place together; dropped uncommitted, the staging folder is removed. (The distributed
+/// run writes its part files into the target folder, so it stages inside it.)
+#[cfg(feature = "mpi")]
 pub(crate) struct Staging {
     dir: PathBuf,
     stage: PathBuf,
 }
 
+#[cfg(feature = "mpi")]
 impl Staging {
     pub(crate) fn new(dir: &Path) -> Result<Staging, Error> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -709,6 +771,7 @@ impl Staging {
     }
 }
 
+#[cfg(feature = "mpi")]
 impl Drop for Staging {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.stage);

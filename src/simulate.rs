@@ -88,8 +88,8 @@ pub fn simulate<M: Model<N>, const N: usize>(
     regimen: &Regimen,
     options: &SolverOptions,
 ) -> Result<Simulation, Error> {
-    options.validate()?;
     let regimen = regimen.bind(model.name(), model.inputs())?;
+    options.validate_for_horizon(regimen.start_day(), regimen.end_day())?;
     let mut values = vec![0.0; model.parameters().len()];
     model.param_values(params, &mut values);
     let path = PatientPath {
@@ -106,6 +106,7 @@ pub fn simulate<M: Model<N>, const N: usize>(
             FailureCause::Param(e) => Error::Param(e),
             FailureCause::Regimen(e) => Error::Regimen(e),
             FailureCause::Solve(e) => Error::Solve(e),
+            FailureCause::Output(e) => Error::Output(e),
         })?;
     Ok(Simulation {
         trajectory: scratch.ws.trajectory,

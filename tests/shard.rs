@@ -172,6 +172,22 @@ fn incomplete_duplicated_and_mismatched_sets_are_refused_by_name() {
         e.contains("seed2.bin") && e.contains("seed 2 differs from seed 1"),
         "{e}"
     );
+    // The odd one out is named even when it comes first (not the intact file after it).
+    let first_other = d.join("b/seed2-first.bin");
+    write_shard(&cohort(20, 2), 0, 4, &first_other).unwrap();
+    let e = merge_err(
+        &[
+            first_other.clone(),
+            files[1].clone(),
+            files[2].clone(),
+            files[3].clone(),
+        ],
+        &out,
+    );
+    assert!(
+        e.contains("seed2-first.bin") && e.contains("seed 2 differs from seed 1"),
+        "{e}"
+    );
 
     // Another cohort size, shard count, scenario (regimen) and summary mode.
     let size = d.join("b/size.bin");
@@ -317,5 +333,28 @@ fn a_shard_set_reports_its_shards_in_order() {
     assert_eq!(set.layout(), &io::OutputLayout::of(&c));
     let r = set.merge().unwrap();
     assert_eq!(r.summary.patients + r.summary.failed, 9);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn an_edited_header_is_refused_by_its_checksum() {
+    let d = std::env::temp_dir().join(format!("cartsim-shard-hdr-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let f = d.join("edited.bin");
+    write_shard(&cohort(6, 1), 0, 2, &f).unwrap();
+    let text = std::fs::read(&f).unwrap();
+    let needle = b"\"stiff_retries\":0";
+    let at = text
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut edited = text.clone();
+    edited[at + needle.len() - 1] = b'7'; // same length, still valid JSON
+    std::fs::write(&f, &edited).unwrap();
+    let e = ShardFile::open(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("edited.bin") && e.contains("corrupt header"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

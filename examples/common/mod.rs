@@ -1,10 +1,12 @@
-//! Shared by the cohort examples (each includes this file as `mod common;`): the scenario options
-//! they all take, and how they end.
+//! Shared by the examples (each includes this file as `mod common;`): the scenario options the
+//! cohort examples take, how every example parses its command line, cleans up on Ctrl-C,
+//! reports failed patients, and ends.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use cartsim::cohort::CohortResult;
 use cartsim::io::scenario::Scenario;
 
 /// Where the study comes from: a scenario file, with the cohort size and seed overridable.
@@ -19,11 +21,25 @@ pub struct ScenarioArgs {
     /// Seed of the virtual population (overrides the scenario; default 1).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Largest fraction of failed patients (scenario `on_failure = "continue"`) with which the
+    /// run still exits 0; with more, it writes its files (failures.csv lists the failed
+    /// patients) and exits 1. A run in which every patient failed always exits 1.
+    #[arg(long, default_value_t = DEFAULT_MAX_FAILED_FRACTION, value_name = "FRACTION")]
+    pub max_failed_fraction: f64,
 }
+
+/// Default of `--max-failed-fraction`: 1% of the patients.
+pub const DEFAULT_MAX_FAILED_FRACTION: f64 = 0.01;
 
 impl ScenarioArgs {
     /// The scenario file if one was given, else `default`, with the overrides applied.
     pub fn load(&self, default: impl FnOnce() -> Scenario) -> Result<Scenario, cartsim::Error> {
+        cartsim::cohort::check_failed_fraction_limit(self.max_failed_fraction).map_err(|_| {
+            cartsim::Error::Input(format!(
+                "--max-failed-fraction must lie in [0, 1], got {}",
+                self.max_failed_fraction
+            ))
+        })?;
         let mut scenario = match &self.scenario {
             Some(path) => Scenario::from_path(path)?,
             None => default(),
@@ -36,6 +52,54 @@ impl ScenarioArgs {
         }
         Ok(scenario)
     }
+}
+
+/// Parses the command line; on a malformed one prints clap's message and exits with status 1
+/// (`--help` and `--version` exit 0), as the README promises for bad input.
+pub fn parse_args<A: clap::Parser>() -> A {
+    match A::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    }
+}
+
+/// On SIGINT or SIGTERM, removes the staging files of unfinished output sets (the targets
+/// keep their earlier content) and exits with status 130.
+pub fn remove_outputs_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        cartsim::io::output_set::remove_incomplete_outputs();
+        eprintln!("interrupted: no output set was written");
+        std::process::exit(130);
+    });
+}
+
+/// One line on stderr when patients failed: how many, the first ids, where they are listed.
+pub fn report_failures(result: &CohortResult, failures_csv: &Path) {
+    let failed = result.summary.failed;
+    if failed == 0 {
+        return;
+    }
+    let ids: Vec<String> = result
+        .failures
+        .iter()
+        .take(5)
+        .map(|f| f.id.to_string())
+        .collect();
+    let more = if failed > ids.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    eprintln!(
+        "warning: {failed} of {} patients failed (ids {}{more}); causes and parameters in {}",
+        result.patients(),
+        ids.join(", "),
+        failures_csv.display()
+    );
 }
 
 /// The exit code of a run: success, or the error's message on stderr and failure.

@@ -38,13 +38,13 @@ impl Arm {
 
 /// The Erlangen schedule (lymphodepletion days −5..−3, CAR-T on day 0) over a grid of CAR-T
 /// doses (cells/kg) × lymphodepletion intensities (fludarabine mg/m²/day, cyclophosphamide
-/// mg/m²). Labels read `"1e6/kg flu25 cy1000"`.
+/// mg/m²). Labels read `"1e6/kg flu25 cy1000"` (`"1.5e6/kg …"`: every dose keeps its digits).
 pub fn flu_cy_grid(car_t_cells_per_kg: &[f64], ld: &[(f64, f64)]) -> Vec<Arm> {
     let mut arms = Vec::with_capacity(car_t_cells_per_kg.len() * ld.len());
     for &dose in car_t_cells_per_kg {
         for &(flu, cy) in ld {
             arms.push(Arm::new(
-                format!("{dose:.0e}/kg flu{flu} cy{cy}"),
+                format!("{dose:e}/kg flu{flu} cy{cy}"),
                 Regimen::flu_cy(dose, flu, cy),
             ));
         }

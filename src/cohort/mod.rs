@@ -261,11 +261,33 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             }
             .into());
         }
+        let (h0, h1) = (self.regimen.start_day(), self.regimen.end_day());
+        // The output grid is bounded before anything is sized by the horizon.
+        self.solver.validate_for_horizon(h0, h1)?;
         let band_times_day = match self.band_times_day {
             Some(t) => t,
-            None => default_band_times(self.regimen.start_day(), self.regimen.end_day()),
+            None if (h1 - h0) / 7.0 + 120.0 > MAX_BAND_TIMES as f64 => {
+                return Err(SpecError::Invalid {
+                    field: "band_times_day".into(),
+                    reason: format!(
+                        "the default weekly bands over the horizon [{h0}, {h1}] day would exceed \
+                         {MAX_BAND_TIMES} band times; give band times yourself"
+                    ),
+                }
+                .into());
+            }
+            None => default_band_times(h0, h1),
         };
-        let (h0, h1) = (self.regimen.start_day(), self.regimen.end_day());
+        if band_times_day.len() > MAX_BAND_TIMES {
+            return Err(SpecError::Invalid {
+                field: "band_times_day".into(),
+                reason: format!(
+                    "{} band times given; at most {MAX_BAND_TIMES} are allowed",
+                    band_times_day.len()
+                ),
+            }
+            .into());
+        }
         if band_times_day.is_empty()
             || band_times_day
                 .windows(2)
@@ -283,16 +305,36 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             .into());
         }
         if let Some(SummaryMode::Streaming { alpha }) = self.summary_mode {
-            if !(alpha.is_finite() && alpha > 0.0 && alpha < 0.5) {
+            if !(alpha.is_finite() && (MIN_STREAMING_ALPHA..0.5).contains(&alpha)) {
                 return Err(SpecError::Invalid {
                     field: "summary_mode.alpha".into(),
-                    reason: format!("must lie in (0, 0.5), got {alpha}"),
+                    reason: format!(
+                        "must lie in [{MIN_STREAMING_ALPHA}, 0.5), got {alpha} (a finer sketch \
+                         needs memory proportional to 1/alpha for every band time and output; \
+                         for exact quantiles use the exact summary mode)"
+                    ),
                 }
                 .into());
             }
         }
+        let mode = self
+            .summary_mode
+            .unwrap_or_else(|| SummaryMode::auto(self.n_patients));
+        let per_patient =
+            (band_times_day.len() * model.outputs().len() + model.endpoint_info().len()) as f64;
+        if mode == SummaryMode::Exact && self.n_patients as f64 * per_patient > MAX_EXACT_VALUES {
+            return Err(SpecError::Invalid {
+                field: "summary_mode".into(),
+                reason: format!(
+                    "the exact summary of {} patients keeps {:.3e} values (at most {MAX_EXACT_VALUES:e}); \
+                     use the streaming summary mode (bounded memory) or fewer band times",
+                    self.n_patients,
+                    self.n_patients as f64 * per_patient
+                ),
+            }
+            .into());
+        }
         self.population.validate()?;
-        self.solver.validate()?;
         let regimen = self.regimen.bind(model.name(), model.inputs())?;
         let table = model.parameters();
         let base_typical = match self.typical {
@@ -342,9 +384,7 @@ impl<M: Model<N>, const N: usize> CohortBuilder<M, N> {
             n_patients: self.n_patients,
             on_failure: self.on_failure,
             records: self.records,
-            summary_mode: self
-                .summary_mode
-                .unwrap_or_else(|| SummaryMode::auto(self.n_patients)),
+            summary_mode: mode,
             band_times_day,
             targets,
             stiff_retry: self.stiff_retry,
@@ -405,6 +445,34 @@ pub fn default_band_times(start_day: f64, end_day: f64) -> Vec<f64> {
     t
 }
 
+/// Checks a largest allowed fraction of failed patients: finite and within `[0, 1]`.
+///
+/// # Errors
+/// [`SpecError::Invalid`] naming `max_failed_fraction`, the value and the range.
+pub fn check_failed_fraction_limit(max_fraction: f64) -> Result<(), SpecError> {
+    if !(0.0..=1.0).contains(&max_fraction) {
+        return Err(SpecError::Invalid {
+            field: "max_failed_fraction".into(),
+            reason: format!("must lie in [0, 1], got {max_fraction}"),
+        });
+    }
+    Ok(())
+}
+
+/// The most band times of a cohort (each costs one accumulator per output).
+pub const MAX_BAND_TIMES: usize = 100_000;
+
+/// The finest relative accuracy α of the streaming summary.
+pub const MIN_STREAMING_ALPHA: f64 = 1e-4;
+
+/// The most values an exact summary may keep (patients × (band times × outputs + endpoints)):
+/// 10⁹, 8 GB.
+pub const MAX_EXACT_VALUES: f64 = 1e9;
+
+/// The most per-patient records one run may keep in memory ([`Records::Keep`]); larger runs
+/// stream them ([`crate::shard::run_range_chunked`]) or discard them ([`Records::Discard`]).
+pub const MAX_KEPT_RECORDS: u64 = 10_000_000;
+
 /// Patients per rayon task (the unit of work stealing within a block).
 const PATIENTS_PER_TASK: u64 = 16;
 
@@ -439,15 +507,47 @@ pub struct CohortResult {
     pub failures: Vec<PatientError>,
     /// Patients retried with the stiff solver.
     pub stiff_retries: u64,
+    /// [`Cohort::fingerprint`] of the cohort that was run: results merge only with results
+    /// of the same specification.
+    pub fingerprint: String,
 }
 
 impl CohortResult {
+    /// Patients in the run (its id range).
+    pub fn patients(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
+    /// Checks the fraction of failed patients (with [`OnFailure::Continue`]): a run in which
+    /// every patient failed is always an error, and so is one in which more than
+    /// `max_fraction` of the patients failed. The examples call it after writing their files
+    /// (`--max-failed-fraction`, default 0.01).
+    ///
+    /// # Errors
+    /// [`Error::Failures`] with the counts and the lowest failed ids;
+    /// [`SpecError::Invalid`] for a `max_fraction` outside `[0, 1]`.
+    pub fn check_failures(&self, max_fraction: f64) -> Result<(), Error> {
+        check_failed_fraction_limit(max_fraction)?;
+        let (failed, patients) = (self.summary.failed, self.patients());
+        if failed > 0 && (failed == patients || failed as f64 > max_fraction * patients as f64) {
+            let mut first_ids: Vec<u64> = self.failures.iter().map(|f| f.id).take(5).collect();
+            first_ids.sort_unstable();
+            return Err(Error::Failures {
+                failed,
+                patients,
+                max_fraction,
+                first_ids,
+            });
+        }
+        Ok(())
+    }
+
     /// Merges shards of the same cohort into one result. Shards may come in any order but must
     /// tile a contiguous id range without gaps or overlaps.
     ///
     /// # Errors
-    /// [`SpecError::Invalid`] naming the shard when seeds differ, shards overlap or leave a gap,
-    /// or summaries have different shapes.
+    /// [`SpecError::Invalid`] naming the shard when seeds or cohort fingerprints differ, shards
+    /// overlap or leave a gap, or summaries have different shapes.
     pub fn merge(mut shards: Vec<CohortResult>) -> Result<CohortResult, Error> {
         shards.sort_by_key(|s| s.range.start);
         let mut it = shards.into_iter();
@@ -468,6 +568,14 @@ impl CohortResult {
             };
             if s.seed != acc.seed {
                 return Err(bad(format!("seed {} differs from {}", s.seed, acc.seed)));
+            }
+            if s.fingerprint != acc.fingerprint {
+                return Err(bad(format!(
+                    "cohort fingerprint {} differs from {} of the shard at ids {}..{}: it was \
+                     run with another model, typical values, population, variability, regimen, \
+                     solver or summary settings",
+                    s.fingerprint, acc.fingerprint, acc.range.start, acc.range.end
+                )));
             }
             if s.range.start != acc.range.end {
                 return Err(bad(if s.range.start < acc.range.end {
@@ -878,6 +986,17 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             .into());
         }
         let total = range.end - range.start;
+        if self.records == Records::Keep && total > MAX_KEPT_RECORDS {
+            return Err(SpecError::Invalid {
+                field: "records".into(),
+                reason: format!(
+                    "keeping the records of {total} patients in memory is refused (at most \
+                     {MAX_KEPT_RECORDS}): stream them to disk with shard::run_range_chunked (as \
+                     the cohort example does), run shards, or build with Records::Discard"
+                ),
+            }
+            .into());
+        }
         let done = AtomicU64::new(0);
         // One partial result and one scratch per worker thread for the whole run, merged at the
         // end: summaries merge exactly, so which thread simulated which patient changes no bit,
@@ -894,14 +1013,14 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         let lock = |i: usize| slots[i % workers].lock().unwrap_or_else(|e| e.into_inner());
         let mut start = range.start;
         while start < range.end {
-            let end = (start + self.block_size).min(range.end);
+            let end = start.saturating_add(self.block_size).min(range.end);
             if parallel {
                 let tasks = (end - start).div_ceil(PATIENTS_PER_TASK);
                 (0..tasks).into_par_iter().for_each(|task| {
                     let mut slot = lock(rayon::current_thread_index().unwrap_or(0));
                     let (p, s) = &mut *slot;
                     let a = start + task * PATIENTS_PER_TASK;
-                    for id in a..(a + PATIENTS_PER_TASK).min(end) {
+                    for id in a..a.saturating_add(PATIENTS_PER_TASK).min(end) {
                         self.fold_patient(p, s, id);
                     }
                 });
@@ -947,6 +1066,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             records: acc.records,
             failures: acc.failures,
             stiff_retries,
+            fingerprint: self.fingerprint(),
         })
     }
 }

@@ -5,14 +5,19 @@
 //! [`write_cohort_outputs`] writes everything the cohort example writes.
 //!
 //! Every writer writes to a temporary file next to the target and renames it into place, so a
-//! failed run never leaves a half-written file. Floats are written in Rust's shortest
+//! failed run never leaves a half-written file; [`write_cohort_outputs`] writes its whole set
+//! through an [`output_set::OutputSet`] (a staging folder published with one rename, a lock
+//! against concurrent runs, a manifest), so a failed or interrupted run never leaves a partial
+//! or mixed set either. Floats are written in Rust's shortest
 //! round-trip form, so equal results give byte-identical files.
 
 pub mod atomic;
 pub mod nonmem;
+pub mod output_set;
 pub mod scenario;
 
 pub use atomic::write_atomic;
+pub use output_set::OutputSet;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cohort::explore::{Arm, ArmResult};
 use crate::cohort::{Cohort, CohortResult, PatientRecord};
-use crate::error::Error;
+use crate::error::{Error, PatientError};
 use crate::model::{EndpointKind, Model};
 use crate::summary::SummaryMode;
 use crate::variability::Sex;
@@ -324,7 +329,8 @@ pub fn write_bands_csv_with(
 }
 
 /// The files [`write_cohort_outputs`] writes, in order (the figures only with the `plot`
-/// feature).
+/// feature), besides `failures.csv` (only when a patient failed) and the set's
+/// [`output_set::MANIFEST`].
 pub const COHORT_OUTPUTS: &[&str] = &[
     "summary.json",
     "patients.csv",
@@ -335,33 +341,106 @@ pub const COHORT_OUTPUTS: &[&str] = &[
     "bands.svg",
 ];
 
-/// Writes everything the cohort example writes into `dir` (created if needed), each file
-/// atomically:
+/// Writes everything the cohort example writes as one output set in the folder `dir` (see
+/// [`output_set`]: nothing appears in `dir` unless every file was written, an earlier set in
+/// `dir` is replaced whole, a concurrent run into `dir` is refused):
 /// - `summary.json`: endpoint statistics, fractions, target attainment ([`summary_json`]);
 /// - `patients.csv`: one row per patient: covariates, sampled parameters, endpoints;
 /// - `bands.csv`: percentile bands of every output over time, long format;
 /// - with the `plot` feature, `bands.png` and `bands.svg`: CAR-T, B cells, anti-dsDNA and
-///   SLEDAI bands (`cartsim::plot::write_band_figure`; the model must have those outputs).
+///   SLEDAI bands (`cartsim::plot::write_band_figure`; the model must have those outputs);
+/// - `failures.csv` when a patient failed ([`write_failures_csv`]);
+/// - `manifest.json`: every file with its size and checksum, written last.
 ///
-/// Returns the paths written, in [`COHORT_OUTPUTS`] order.
+/// Returns the paths written, in [`COHORT_OUTPUTS`] order, then `failures.csv` if written.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file; [`Error::Plot`] or [`Error::Input`] from the figures.
+/// [`Error::Io`] naming the file; [`Error::Input`] when `dir` is locked by another run or holds
+/// files that are not cartsim outputs; [`Error::Plot`] from the figures.
 pub fn write_cohort_outputs<M: Model<N>, const N: usize>(
     dir: &Path,
     cohort: &Cohort<M, N>,
     result: &CohortResult,
 ) -> Result<Vec<PathBuf>, Error> {
-    let paths: Vec<PathBuf> = COHORT_OUTPUTS.iter().map(|f| dir.join(f)).collect();
-    write_summary_json(&dir.join("summary.json"), cohort, result)?;
-    write_patients_csv(&dir.join("patients.csv"), cohort, result)?;
-    write_bands_csv(&dir.join("bands.csv"), cohort, result)?;
+    let set = OutputSet::create(dir)?;
+    let names = write_cohort_files(&set, cohort, result, true)?;
+    set.commit()?;
+    Ok(names.iter().map(|f| dir.join(f)).collect())
+}
+
+/// Writes the files of [`write_cohort_outputs`] into an open [`OutputSet`] (without
+/// committing it), `patients.csv` only when `patients` is true (a caller that streamed the rows
+/// writes it itself). Returns the names written.
+///
+/// # Errors
+/// As [`write_cohort_outputs`].
+pub fn write_cohort_files<M: Model<N>, const N: usize>(
+    set: &OutputSet,
+    cohort: &Cohort<M, N>,
+    result: &CohortResult,
+    patients: bool,
+) -> Result<Vec<&'static str>, Error> {
+    let mut names = Vec::with_capacity(COHORT_OUTPUTS.len() + 1);
+    write_summary_json(&set.path("summary.json")?, cohort, result)?;
+    names.push("summary.json");
+    if patients {
+        write_patients_csv(&set.path("patients.csv")?, cohort, result)?;
+        names.push("patients.csv");
+    }
+    write_bands_csv(&set.path("bands.csv")?, cohort, result)?;
+    names.push("bands.csv");
     #[cfg(feature = "plot")]
     {
-        crate::plot::write_band_figure(&dir.join("bands.png"), cohort, result)?;
-        crate::plot::write_band_figure(&dir.join("bands.svg"), cohort, result)?;
+        crate::plot::write_band_figure(&set.path("bands.png")?, cohort, result)?;
+        crate::plot::write_band_figure(&set.path("bands.svg")?, cohort, result)?;
+        names.extend(["bands.png", "bands.svg"]);
     }
-    Ok(paths)
+    if !result.failures.is_empty() {
+        write_failures_csv(&set.path("failures.csv")?, &result.failures)?;
+        names.push("failures.csv");
+    }
+    Ok(names)
+}
+
+/// Writes failed patients, one row each in the order given: `id, stage, error`, then one column
+/// per sampled parameter (their union, in order of first appearance; empty where a failure
+/// carries no value). `stage` is [`FailureCause::stage`](crate::error::FailureCause::stage)
+/// (`parameters`, `regimen`, `solve`, `outputs`); `error` is the cause's message.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_failures_csv(path: &Path, failures: &[PatientError]) -> Result<(), Error> {
+    let mut names: Vec<&str> = Vec::new();
+    for f in failures {
+        for (n, _) in &f.params {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+    }
+    write_atomic(path, |w| {
+        let mut wr = csv::Writer::from_writer(w);
+        let mut header = vec!["id", "stage", "error"];
+        header.extend(names.iter().copied());
+        wr.write_record(&header)?;
+        for f in failures {
+            let mut row = vec![
+                f.id.to_string(),
+                f.cause.stage().to_string(),
+                f.cause.to_string(),
+            ];
+            for n in &names {
+                row.push(
+                    f.params
+                        .iter()
+                        .find(|(m, _)| m == n)
+                        .map_or_else(String::new, |(_, v)| v.to_string()),
+                );
+            }
+            wr.write_record(&row)?;
+        }
+        wr.flush()
+    })
 }
 
 /// Writes a dose exploration as one row per arm: `label, product, lymphodepletion, car_t_dose,

@@ -47,7 +47,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cohort::Cohort;
-use crate::error::{Error, PatientError, SpecError};
+use crate::error::{Error, NonFiniteOutput, PatientError, SpecError};
 use crate::io::write_atomic;
 use crate::model::Model;
 use crate::model::ResolvedDose;
@@ -406,6 +406,33 @@ fn patient_records<M: Model<N>, const N: usize>(
         for &(k, cmt, lloq, residual) in &opts.outputs {
             let f = tr.value_at(k, t);
             let y = residual.sample(f, &mut rng);
+            if !y.is_finite() {
+                // Never `DV = .` on an observation (NONMEM reads it as 0): a failed patient.
+                return Err(PatientError {
+                    id,
+                    cause: Box::new(
+                        NonFiniteOutput {
+                            kind: "observation",
+                            name: cohort
+                                .model()
+                                .outputs()
+                                .get(k)
+                                .map_or("?", |o| o.name)
+                                .to_string(),
+                            value: y,
+                            t_day: Some(t),
+                        }
+                        .into(),
+                    ),
+                    params: cohort
+                        .iiv()
+                        .names()
+                        .iter()
+                        .cloned()
+                        .zip(rec.params.iter().copied())
+                        .collect(),
+                });
+            }
             let censored = opts.censoring == Censoring::AtDetectionLimit && lloq > 0.0 && y < lloq;
             out.push(NonmemRecord {
                 time_day: t - opts.origin_day,
@@ -503,7 +530,7 @@ pub fn write_nonmem_csv<M: Model<N>, const N: usize>(
         wr.write_record(COLUMNS)?;
         let mut start = 0;
         while start < n {
-            let end = (start + BLOCK).min(n);
+            let end = start.saturating_add(BLOCK).min(n);
             let per: Vec<Result<Vec<NonmemRecord>, PatientError>> = (start..end)
                 .into_par_iter()
                 .map(|id| patient_records(cohort, &opts, id))

@@ -77,7 +77,7 @@ macro_rules! render {
         ensure_font(path)?;
         let plot_err = |e: Box<dyn StdError>| Error::Plot {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: readable(&e.to_string()),
         };
         match format_of(path)? {
             Format::Svg => {
@@ -101,6 +101,11 @@ macro_rules! render {
                         source,
                     })?;
                 }
+                // An unwritable path is an i/o error with its own message, before drawing.
+                std::fs::File::create(&tmp).map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 let r: DrawResult = (|| {
                     let $root = BitMapBackend::new(&tmp, size).into_drawing_area();
                     $body?;
@@ -121,6 +126,25 @@ macro_rules! render {
             }
         }
     }};
+}
+
+/// plotters' bitmap errors display as `Debug` text (`IOError(Os { code: 28, kind:
+/// StorageFull, message: "No space left on device" })`): keep the operating system's message.
+fn readable(msg: &str) -> String {
+    let Some(start) = msg.find("message: \"") else {
+        return msg.to_string();
+    };
+    let rest = msg.get(start + 10..).unwrap_or_default();
+    let text = rest.split('"').next().unwrap_or(rest);
+    let code = msg
+        .split("code: ")
+        .nth(1)
+        .and_then(|c| c.split(|ch: char| !ch.is_ascii_digit()).next())
+        .filter(|c| !c.is_empty());
+    match code {
+        Some(c) => format!("{text} (os error {c})"),
+        None => text.to_string(),
+    }
 }
 
 /// `.name.tmpPID.png` next to `path` (the extension is kept: it picks the encoder).
@@ -663,6 +687,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitmap_errors_read_as_the_os_message() {
+        let debug = r#"backend error: Drawing backend error: IOError(Os { code: 28, kind: StorageFull, message: "No space left on device" })"#;
+        assert_eq!(readable(debug), "No space left on device (os error 28)");
+        assert_eq!(readable("Bad layout"), "Bad layout");
+    }
 
     #[test]
     fn ticks_are_short() {

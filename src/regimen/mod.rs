@@ -212,11 +212,13 @@ impl Regimen {
 
     /// The Mackensen schedule with another CAR-T dose (cells/kg) and lymphodepletion intensity
     /// (fludarabine mg/m²/day on days −5..−3, cyclophosphamide mg/m² on day −3; 0 omits a drug).
-    /// Values must be finite and non-negative (CAR-T dose > 0); invalid values give a regimen
-    /// that [`RegimenBuilder::build`] would reject, so use the builder for user input.
+    /// Values must be finite and non-negative (CAR-T dose > 0). The values are not checked
+    /// here: a negative, zero CAR-T or non-finite dose gives a regimen that
+    /// [`Regimen::bind`] (and so `simulate`, a cohort's `build` and `with_regimen`) rejects
+    /// with [`RegimenError::BadAmount`] naming the dose; [`Regimen::try_flu_cy`] checks at once.
     pub fn flu_cy(car_t_cells_per_kg: f64, flu_mg_per_m2: f64, cy_mg_per_m2: f64) -> Self {
         let mut doses = Vec::with_capacity(5);
-        if flu_mg_per_m2 > 0.0 {
+        if flu_mg_per_m2 != 0.0 {
             for t in [-5.0, -4.0, -3.0] {
                 doses.push(Dose {
                     input: "fludarabine".into(),
@@ -228,7 +230,7 @@ impl Regimen {
                 });
             }
         }
-        if cy_mg_per_m2 > 0.0 {
+        if cy_mg_per_m2 != 0.0 {
             doses.push(Dose {
                 input: "cyclophosphamide".into(),
                 amount: Amount::MgPerM2(cy_mg_per_m2),
@@ -250,6 +252,20 @@ impl Regimen {
             end_day: 365.0,
             renal: Vec::new(),
         }
+    }
+
+    /// [`Regimen::flu_cy`], checked.
+    ///
+    /// # Errors
+    /// [`RegimenError::BadAmount`] naming the first dose that is not finite and > 0.
+    pub fn try_flu_cy(
+        car_t_cells_per_kg: f64,
+        flu_mg_per_m2: f64,
+        cy_mg_per_m2: f64,
+    ) -> Result<Self, RegimenError> {
+        let r = Self::flu_cy(car_t_cells_per_kg, flu_mg_per_m2, cy_mg_per_m2);
+        check_doses(&r.doses, r.start_day, r.end_day, &r.renal)?;
+        Ok(r)
     }
 
     /// The doses, sorted by start time (stable: equal times keep insertion order).
@@ -396,13 +412,19 @@ impl Regimen {
         (total, unit)
     }
 
-    /// Binds the regimen to a model's inputs: checks every dose and renal adjustment once
-    /// ([`Regimen::check_inputs`]) and stores each dose's input index, so that resolving it for
-    /// a patient ([`BoundRegimen::resolve_into`]) matches no names.
+    /// Binds the regimen to a model's inputs: checks the horizon, every dose and renal
+    /// adjustment once (the builder's checks, and [`Regimen::check_inputs`]) and stores each
+    /// dose's input index, so that resolving it for a patient ([`BoundRegimen::resolve_into`])
+    /// matches no names.
     ///
     /// # Errors
-    /// As [`Regimen::check_inputs`].
+    /// As [`RegimenBuilder::build`] and [`Regimen::check_inputs`].
     pub fn bind(&self, model: &str, inputs: &[InputInfo]) -> Result<BoundRegimen, RegimenError> {
+        let (start_day, end_day) = (self.start_day, self.end_day);
+        if !(start_day.is_finite() && end_day.is_finite() && start_day < end_day) {
+            return Err(RegimenError::BadHorizon { start_day, end_day });
+        }
+        check_doses(&self.doses, start_day, end_day, &self.renal)?;
         self.check_inputs(model, inputs)?;
         let doses = self
             .doses
@@ -603,45 +625,7 @@ impl RegimenBuilder {
                 field: "doses".into(),
             });
         }
-        for (index, d) in self.doses.iter().enumerate() {
-            let v = d.amount.value();
-            if !(v.is_finite() && v > 0.0) {
-                return Err(RegimenError::BadAmount {
-                    index,
-                    input: d.input.clone(),
-                    value: v,
-                });
-            }
-            if !d.time_day.is_finite() {
-                return Err(RegimenError::BadTime {
-                    index,
-                    input: d.input.clone(),
-                    value: d.time_day,
-                });
-            }
-            if let Administration::Infusion { duration_day } = d.administration {
-                if !(duration_day.is_finite() && duration_day > 0.0) {
-                    return Err(RegimenError::BadDuration {
-                        index,
-                        input: d.input.clone(),
-                        value: duration_day,
-                    });
-                }
-            }
-            if d.time_day < start_day || d.end_day() > end_day {
-                return Err(RegimenError::OutsideHorizon {
-                    index,
-                    input: d.input.clone(),
-                    time_day: d.time_day,
-                    end_day: d.end_day(),
-                    start_day,
-                    horizon_end_day: end_day,
-                });
-            }
-        }
-        for (input, adj) in &self.renal {
-            adj.check(input)?;
-        }
+        check_doses(&self.doses, start_day, end_day, &self.renal)?;
         let mut doses = self.doses;
         doses.sort_by(|a, b| a.time_day.total_cmp(&b.time_day));
         Ok(Regimen {
@@ -651,6 +635,58 @@ impl RegimenBuilder {
             renal: self.renal,
         })
     }
+}
+
+/// The checks of [`RegimenBuilder::build`] on every dose (amount finite and > 0, time finite,
+/// infusion duration finite and > 0, inside the horizon) and renal adjustment: run again when a
+/// regimen is bound, so that a regimen made without the builder ([`Regimen::flu_cy`]) is
+/// checked before it is simulated.
+fn check_doses(
+    doses: &[Dose],
+    start_day: f64,
+    end_day: f64,
+    renal: &[(String, RenalAdjustment)],
+) -> Result<(), RegimenError> {
+    for (index, d) in doses.iter().enumerate() {
+        let v = d.amount.value();
+        if !(v.is_finite() && v > 0.0) {
+            return Err(RegimenError::BadAmount {
+                index,
+                input: d.input.clone(),
+                value: v,
+            });
+        }
+        if !d.time_day.is_finite() {
+            return Err(RegimenError::BadTime {
+                index,
+                input: d.input.clone(),
+                value: d.time_day,
+            });
+        }
+        if let Administration::Infusion { duration_day } = d.administration {
+            if !(duration_day.is_finite() && duration_day > 0.0) {
+                return Err(RegimenError::BadDuration {
+                    index,
+                    input: d.input.clone(),
+                    value: duration_day,
+                });
+            }
+        }
+        if d.time_day < start_day || d.end_day() > end_day {
+            return Err(RegimenError::OutsideHorizon {
+                index,
+                input: d.input.clone(),
+                time_day: d.time_day,
+                end_day: d.end_day(),
+                start_day,
+                horizon_end_day: end_day,
+            });
+        }
+    }
+    for (input, adj) in renal {
+        adj.check(input)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

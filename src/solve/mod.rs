@@ -146,7 +146,36 @@ impl SolverOptions {
         }
         Ok(())
     }
+
+    /// [`SolverOptions::validate`], and that the output grid over the horizon
+    /// `[start_day, end_day]` has at most [`MAX_GRID_POINTS`] points (each holds one value per
+    /// output, per thread).
+    ///
+    /// # Errors
+    /// [`SolveError::BadOption`] naming the option, its value and the allowed range.
+    pub fn validate_for_horizon(&self, start_day: f64, end_day: f64) -> Result<(), SolveError> {
+        self.validate()?;
+        let points = (end_day - start_day) / self.output_step_day + 1.0;
+        if !(points.is_finite() && points <= MAX_GRID_POINTS as f64) {
+            return Err(SolveError::BadOption {
+                name: "output_step_day".into(),
+                reason: format!(
+                    "{} day gives {points:.3e} output grid points over the horizon \
+                     [{start_day}, {end_day}] day; at most {MAX_GRID_POINTS} are allowed \
+                     (output_step_day >= {:e} day): use a coarser grid or a shorter horizon \
+                     (endpoints do not depend on the grid)",
+                    self.output_step_day,
+                    (end_day - start_day) / (MAX_GRID_POINTS - 1) as f64
+                ),
+            });
+        }
+        Ok(())
+    }
 }
+
+/// The most output grid points of one trajectory ([`SolverOptions::validate_for_horizon`]):
+/// one million, e.g. a step of 0.001 day over a 2.7-year horizon.
+pub const MAX_GRID_POINTS: u64 = 1_000_000;
 
 /// Work counters of one solve.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -211,6 +240,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     options: &SolverOptions,
     ws: &mut Workspace,
 ) -> Result<SolveStats, SolveError> {
+    options.validate_for_horizon(start_day, end_day)?;
     let n_out = model.outputs().len();
     ws.trajectory
         .reset(start_day, end_day, options.output_step_day, n_out);

@@ -129,8 +129,20 @@ impl Iiv {
     /// Independent random effects: `(name, ω)` with ω the SD of η (variance ω²).
     ///
     /// # Errors
-    /// As [`Iiv::new`].
+    /// [`SpecError::Invalid`] naming the parameter when an ω is negative, not finite, or so
+    /// large that its variance ω² is not finite; otherwise as [`Iiv::new`].
     pub fn diagonal(label: &str, entries: &[(&str, f64)]) -> Result<Self, SpecError> {
+        for (i, (name, w)) in entries.iter().enumerate() {
+            if !(w.is_finite() && *w >= 0.0 && (w * w).is_finite()) {
+                return Err(SpecError::Invalid {
+                    field: format!("{label}[{i}]"),
+                    reason: format!(
+                        "ω of `{name}` must be finite and >= 0 (the SD of η, with a finite \
+                         variance ω²), got {w:?}"
+                    ),
+                });
+            }
+        }
         let names: Vec<&str> = entries.iter().map(|e| e.0).collect();
         let omega = DMatrix::from_fn(entries.len(), entries.len(), |r, c| {
             if r == c {

@@ -214,6 +214,7 @@ impl RhsProbe {
 
 /// A one-state test model `dy/dt = rhs(t, y)`, `y(start) = y0`, observed as itself, with one
 /// inert drug input `inert` (doses change nothing) and the end value as its endpoint.
+#[derive(Debug, Clone, Copy)]
 pub struct ScalarOde {
     pub rhs: fn(f64, f64) -> f64,
     pub y0: f64,

@@ -1,0 +1,401 @@
+//! Faults as a user meets them (issue 16), through the examples' command lines: output sets
+//! that are all or nothing (unwritable targets reported before simulating, a second run into
+//! the same folder refused, an interrupted run leaving the earlier set intact and its
+//! leftovers marked incomplete), failed patients reported (failures.csv, a line on stderr, a
+//! non-zero exit past a threshold), and command-line errors that exit 1 with readable text.
+//! The library doors are checked in `tests/doors.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The compiled example `name` (built by `cargo test` next to this test binary).
+fn example(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe
+        .parent()?
+        .parent()?
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("example `{name}` not built (run `cargo test --release`); skipped");
+        None
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cartsim-robust-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(bin: &Path, args: &[&str]) -> Output {
+    Command::new(bin).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Staging folders or files of unfinished sets in `dir`.
+fn partials(dir: &Path) -> Vec<String> {
+    entries(dir)
+        .into_iter()
+        .filter(|n| n.contains(".partial-") || n.contains(".old-"))
+        .collect()
+}
+
+/// A scenario whose explicit solves hit the step limit for some patients (`max_steps`): 200
+/// fails every patient, 300 a few of 20.
+fn failing_scenario(dir: &Path, max_steps: u32) -> PathBuf {
+    let p = dir.join(format!("failing-{max_steps}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "patients = 20\non_failure = \"continue\"\n[regimen]\npreset = \"mackensen_2022\"\n\
+             [solver]\nmax_steps = {max_steps}\nstiff_retry = false\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn csv_rows(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+fn failed_in_summary(dir: &Path) -> u64 {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    v["failed"].as_u64().unwrap()
+}
+
+// --- Class 1: output sets -------------------------------------------------------------------
+
+#[test]
+fn unwritable_outputs_are_reported_before_simulating_and_nothing_is_written() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    // 10 million patients would take hours: the error must come at once.
+    for (out, nonmem) in [
+        (file.join("out"), None),
+        (dir.join("out"), Some(file.join("nonmem.csv"))),
+    ] {
+        let t0 = Instant::now();
+        let mut args = vec![
+            "--patients".to_string(),
+            "10000000".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        if let Some(n) = &nonmem {
+            args.extend(["--nonmem".to_string(), n.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&bin, &args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(20), "reported late");
+        assert!(err.contains("a-file"), "{err}");
+        assert!(!err.contains("Os {"), "Debug text: {err}");
+        assert!(!out.exists(), "{} created", out.display());
+        assert!(partials(&dir).is_empty(), "{:?}", entries(&dir));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_folder_of_other_files_is_refused_and_kept() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("foreign");
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = run(&bin, &["--patients", "5", "--out", dir.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("notes.txt"), "{err}");
+    assert_eq!(entries(&dir), ["notes.txt"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_new_set_replaces_the_old_one_whole_with_a_manifest() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("replace");
+    let out = dir.join("out");
+    let nonmem = out.join("nonmem.csv");
+    let o = run(
+        &bin,
+        &[
+            "--patients",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+            "--nonmem",
+            nonmem.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(nonmem.exists());
+    let o = run(&bin, &["--patients", "4", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The second run wrote no NONMEM file: the first run's must not survive beside it.
+    assert!(!nonmem.exists(), "files of two runs mixed");
+    assert_eq!(csv_rows(&out.join("patients.csv")).len(), 4);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    for f in files {
+        let name = f["name"].as_str().unwrap();
+        let len = std::fs::metadata(out.join(name)).unwrap().len();
+        assert_eq!(f["bytes"].as_u64(), Some(len), "{name}");
+    }
+    assert_eq!(files.len() + 1, entries(&out).len());
+    assert!(partials(&dir).is_empty(), "{:?}", entries(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits until a staging folder for `out` appears in `dir` (the run has started simulating).
+fn wait_for_staging(dir: &Path, child: &mut std::process::Child) -> String {
+    let t0 = Instant::now();
+    loop {
+        if let Some(p) = partials(dir).into_iter().next() {
+            return p;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the long run ended early: {status}");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no staging folder");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_run_is_refused_and_an_interrupted_run_leaves_the_earlier_set() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("concurrent");
+    let out = dir.join("out");
+    let out_s = out.to_str().unwrap();
+    let o = run(&bin, &["--patients", "3", "--out", out_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+
+    // A long run into the same folder, interrupted with SIGINT once it simulates.
+    let mut long = Command::new(&bin)
+        .args(["--patients", "100000000", "--out", out_s])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staging = wait_for_staging(&dir, &mut long);
+    assert!(dir.join(&staging).join("INCOMPLETE").exists());
+    let second = run(&bin, &["--patients", "3", "--out", out_s]);
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("another run"), "{err}");
+    let k = Command::new("kill")
+        .args(["-INT", &long.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = long.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(partials(&dir).is_empty(), "{:?}", entries(&dir));
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+
+    // Killed outright, a run leaves a staging folder marked INCOMPLETE, which the next run
+    // into the folder removes.
+    let mut killed = Command::new(&bin)
+        .args(["--patients", "100000000", "--out", out_s])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = wait_for_staging(&dir, &mut killed);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(dir.join(&staging).join("INCOMPLETE").exists());
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+    let o = run(&bin, &["--patients", "3", "--out", out_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(partials(&dir).is_empty(), "{:?}", entries(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --- Class 5: failures reported ---------------------------------------------------------------
+
+#[test]
+fn failed_patients_are_listed_reported_and_change_the_exit_status() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("failures");
+    let some = failing_scenario(&dir, 300);
+    let out = dir.join("some");
+    let nonmem = out.join("nonmem.csv");
+    let args = [
+        "--scenario",
+        some.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--nonmem",
+        nonmem.to_str().unwrap(),
+    ];
+    // Default threshold (1%): a few failures of 20 fail the run, after writing its files.
+    let o = run(&bin, &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let failed = failed_in_summary(&out);
+    assert!(failed > 0 && failed < 20, "{failed}");
+    let failures = csv_rows(&out.join("failures.csv"));
+    assert_eq!(failures.len() as u64, failed);
+    assert!(
+        err.contains(&format!("{failed} of 20 patients failed")),
+        "{err}"
+    );
+    let header = std::fs::read_to_string(out.join("failures.csv")).unwrap();
+    assert!(
+        header.starts_with("id,stage,error,effector_proliferation_per_day"),
+        "{header}"
+    );
+    assert!(
+        failures[0].contains(",solve,step limit of 300"),
+        "{}",
+        failures[0]
+    );
+    // Every patient is in patients.csv or failures.csv, and failed ones are not in the
+    // dataset.
+    let ok = csv_rows(&out.join("patients.csv"));
+    assert_eq!(ok.len() as u64 + failed, 20);
+    let failed_ids: Vec<&str> = failures
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    for r in csv_rows(&nonmem) {
+        let id = r.split(',').next().unwrap();
+        assert!(
+            !failed_ids.contains(&id),
+            "failed patient {id} in the dataset"
+        );
+    }
+    // A threshold above the failed fraction: exit 0, still reported.
+    let mut lenient: Vec<&str> = args.to_vec();
+    lenient.extend(["--max-failed-fraction", "0.9"]);
+    let o = run(&bin, &lenient);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("patients failed"), "{}", stderr(&o));
+
+    // Every patient failed: exit 1 whatever the threshold.
+    let all = failing_scenario(&dir, 200);
+    let out_all = dir.join("all");
+    let o = run(
+        &bin,
+        &[
+            "--scenario",
+            all.to_str().unwrap(),
+            "--out",
+            out_all.to_str().unwrap(),
+            "--max-failed-fraction",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(csv_rows(&out_all.join("failures.csv")).len(), 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --- Class 3: extreme values ---------------------------------------------------------------------
+
+#[test]
+fn extreme_grid_and_sketch_values_are_refused_at_once_naming_the_key() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("extreme");
+    for (table, key) in [
+        ("[solver]\noutput_step_day = 1e-12\n", "output_step_day"),
+        ("[solver]\noutput_step_day = 5e-324\n", "output_step_day"),
+        ("[summary]\nmode = \"streaming\"\nalpha = 1e-12\n", "alpha"),
+    ] {
+        let p = dir.join("extreme.toml");
+        std::fs::write(
+            &p,
+            format!("patients = 5\n[regimen]\npreset = \"mackensen_2022\"\n{table}"),
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let t0 = Instant::now();
+        let o = run(
+            &bin,
+            &[
+                "--scenario",
+                p.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{table}: {err}");
+        assert!(err.contains(key), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        assert!(!out.exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --- Class 6: messages ------------------------------------------------------------------------
+
+#[test]
+fn command_line_errors_exit_1_with_text_naming_the_flag() {
+    let Some(bin) = example("cohort") else { return };
+    for (args, needle) in [
+        (&["--patients", "many"][..], "--patients"),
+        (&["--no-such-flag"][..], "--no-such-flag"),
+        (&["--max-failed-fraction", "2"][..], "--max-failed-fraction"),
+    ] {
+        let o = run(&bin, args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    let o = run(&bin, &["--help"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn every_example_prints_display_text_and_exits_1_on_bad_arguments() {
+    for name in [
+        "single_patient",
+        "custom_model",
+        "calibrate",
+        "shard",
+        "dose_exploration",
+    ] {
+        let Some(bin) = example(name) else { continue };
+        let o = run(&bin, &["--no-such-flag", "x"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("--no-such-flag"), "{name}: {err}");
+        assert!(
+            !err.contains("Input(") && !err.contains("Error: "),
+            "{name}: Debug text {err}"
+        );
+    }
+}
