@@ -239,6 +239,32 @@ impl Product {
         ]
     }
 
+    /// The names of the numeric attributes ([`Product::set_attribute`]).
+    pub const ATTRIBUTES: &'static [&'static str] = &[
+        "memory_fraction",
+        "expansion_rate_factor",
+        "proliferative_capacity_factor",
+        "persistence_factor",
+        "kill_potency_factor",
+        "cytokine_factor",
+    ];
+
+    /// Sets the numeric attribute `name` ([`Product::ATTRIBUTES`]) without a check
+    /// ([`Product::validate`] checks); `false` when there is no such attribute.
+    pub fn set_attribute(&mut self, name: &str, value: f64) -> bool {
+        let slot = match name {
+            "memory_fraction" => &mut self.memory_fraction,
+            "expansion_rate_factor" => &mut self.expansion_rate_factor,
+            "proliferative_capacity_factor" => &mut self.proliferative_capacity_factor,
+            "persistence_factor" => &mut self.persistence_factor,
+            "kill_potency_factor" => &mut self.kill_potency_factor,
+            "cytokine_factor" => &mut self.cytokine_factor,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+
     /// Checks every attribute: factors finite and > 0, memory share in [0, 1], a name.
     ///
     /// # Errors

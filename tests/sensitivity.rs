@@ -541,3 +541,59 @@ fn covariate_factors_move_the_same_patients() {
     });
     assert!(e.contains("unknown covariate `shoe_size`"), "{e}");
 }
+
+/// Product attributes are factors too: `product:<attribute>` applies the cohort's product again
+/// with the attribute in place (here the Erlangen product's memory persistence), before any
+/// typical-value factor, so a shorter persistence brings B cells back earlier on the same
+/// patients; unknown or invalid attributes are refused naming the factor.
+#[test]
+fn product_attributes_are_factors() {
+    let cohort = Cohort::builder(SleModel::default())
+        .patients(8)
+        .seed(3)
+        .build()
+        .unwrap();
+    let study = CohortStudy::builder(cohort.clone())
+        .factor(Factor::log("product:persistence_factor", 0.25, 1.0))
+        .factor(Factor::log("effector_proliferation_per_day", 0.4, 0.5))
+        .quantity(Quantity::new(
+            "b_cell_reappearance_day",
+            Statistic::Quantile(0.5),
+        ))
+        .method(Method::sobol(16))
+        .seed(1)
+        .build()
+        .unwrap();
+    let (short, _) = study.evaluate(&[0.25, 0.455]).unwrap();
+    let (long, _) = study.evaluate(&[1.0, 0.455]).unwrap();
+    assert!(
+        short[0] + 10.0 < long[0],
+        "return {} vs {}",
+        short[0],
+        long[0]
+    );
+    // The typical-value factor still applies on top of the product.
+    let c = study.cohort_at(&[0.25, 0.42]).unwrap();
+    let rho = cohort
+        .model()
+        .param_index("effector_proliferation_per_day")
+        .unwrap();
+    assert_eq!(c.typical_values()[rho], 0.42);
+    assert_eq!(c.product().map(|p| p.persistence_factor), Some(0.25));
+    for (name, lo, want) in [
+        ("product:half_life", 0.5, "unknown product attribute"),
+        ("product:persistence_factor", -1.0, "must be > 0"),
+    ] {
+        let e = CohortStudy::builder(cohort.clone())
+            .factor(Factor::linear(name, lo, 1.0))
+            .quantity(Quantity::new("crs_grade_ge2", Statistic::Fraction))
+            .build()
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("factor {name}")) && e.contains(want),
+            "{e}"
+        );
+    }
+}

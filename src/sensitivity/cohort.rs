@@ -11,6 +11,7 @@ use crate::calibrate::Statistic;
 use crate::cohort::Cohort;
 use crate::error::{Error, SpecError};
 use crate::model::Model;
+use crate::product::Product;
 use crate::regimen::{Amount, Regimen};
 use crate::variability::Population;
 
@@ -53,6 +54,8 @@ enum Target {
     Dose(String),
     /// The centre of this covariate's distribution ([`Population::with_center`]).
     Covariate(String),
+    /// A numeric attribute of the cohort's product ([`Product::ATTRIBUTES`]).
+    Product(String),
 }
 
 /// A sensitivity study on a virtual cohort of any [`Model`].
@@ -62,7 +65,9 @@ enum Target {
 /// dose** of that input, in the unit of the regimen's doses: `dose:car_t` in cells/kg for the
 /// Erlangen regimen) or `covariate:<name>` (the **centre of a covariate's distribution**, e.g.
 /// `covariate:baseline_b_cells_per_ul` moves the median baseline B-cell count; each patient
-/// keeps their draw; [`Population::with_center`]). Every design point simulates the given cohort — same seed, same patient
+/// keeps their draw; [`Population::with_center`]) or `product:<attribute>` (a numeric attribute
+/// of the cohort's CAR-T product, [`Product::ATTRIBUTES`]: the product is applied again with the
+/// attribute in place, before typical-value factors). Every design point simulates the given cohort — same seed, same patient
 /// ids, so the same virtual patients (common random numbers) — with the factor values in
 /// place, and reduces its endpoints to the quantities. Records are kept and failed patients
 /// are left out of the statistics and counted ([`CohortStudyResult::failed_patients`]),
@@ -153,11 +158,25 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudy<M, N> {
     /// # Errors
     /// When the model rejects the values.
     pub fn cohort_at(&self, x: &[f64]) -> Result<Cohort<M, N>, Error> {
-        let mut typical = self.cohort.typical_values().to_vec();
+        // Product attributes first: a product re-derives the typical values.
+        let mut product: Option<Product> = None;
+        for (t, &v) in self.targets.iter().zip(x) {
+            if let Target::Product(name) = t {
+                let p = product
+                    .get_or_insert_with(|| self.cohort.product().cloned().unwrap_or_default());
+                p.set_attribute(name, v);
+            }
+        }
+        let base = match product {
+            Some(p) => self.cohort.with_product(p)?,
+            None => self.cohort.clone(),
+        };
+        let mut typical = base.typical_values().to_vec();
         let mut regimen: Option<Regimen> = None;
         let mut population: Option<Population> = None;
         for (t, &v) in self.targets.iter().zip(x) {
             match t {
+                Target::Product(_) => {}
                 Target::Typical(k) => {
                     if let Some(slot) = typical.get_mut(*k) {
                         *slot = v;
@@ -173,7 +192,7 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudy<M, N> {
                 }
             }
         }
-        let mut c = self.cohort.with_typical_values(typical)?;
+        let mut c = base.with_typical_values(typical)?;
         if let Some(r) = regimen {
             c = c.with_regimen(r)?;
         }
@@ -336,7 +355,26 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
         for f in &self.factors {
             f.validate()?;
             let field = format!("factor {}", f.name);
-            if let Some(covariate) = f.name.strip_prefix("covariate:") {
+            if let Some(attribute) = f.name.strip_prefix("product:") {
+                let base = cohort.product().cloned().unwrap_or_default();
+                for v in [f.lower, f.upper] {
+                    let mut p = base.clone();
+                    if !p.set_attribute(attribute, v) {
+                        return Err(bad(
+                            field,
+                            format!(
+                                "unknown product attribute `{attribute}` (known: {})",
+                                Product::ATTRIBUTES.join(", ")
+                            ),
+                        ));
+                    }
+                    if let Err(e) = p.validate() {
+                        return Err(bad(field, format!("at {v}: {e}")));
+                    }
+                    cohort.with_product(p)?;
+                }
+                targets.push(Target::Product(attribute.to_string()));
+            } else if let Some(covariate) = f.name.strip_prefix("covariate:") {
                 for v in [f.lower, f.upper] {
                     let Some(p) = cohort.population().with_center(covariate, v) else {
                         return Err(bad(
@@ -382,7 +420,7 @@ impl<M: Model<N> + Clone + Sync, const N: usize> CohortStudyBuilder<M, N> {
                     return Err(bad(
                         field,
                         format!(
-                            "unknown factor: neither a parameter of model `{}`, nor `dose:<input>`, nor `covariate:<name>`",
+                            "unknown factor: neither a parameter of model `{}`, nor `dose:<input>`, nor `covariate:<name>`, nor `product:<attribute>`",
                             model.name()
                         ),
                     ));

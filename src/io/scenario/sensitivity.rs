@@ -99,7 +99,8 @@ pub struct SensitivitySpec {
 #[serde(deny_unknown_fields)]
 pub struct FactorSpec {
     /// A parameter name (its typical value varies), `dose:<input>` (the amount of every dose
-    /// of that input, in the doses' unit) or `covariate:<name>` (the centre of a covariate's
+    /// of that input, in the doses' unit), `product:<attribute>` (a numeric attribute of the
+    /// scenario's product) or `covariate:<name>` (the centre of a covariate's
     /// distribution: mean, median or value).
     pub name: String,
     /// Lower bound.
@@ -289,6 +290,27 @@ fn check_factor(
         }
         return Ok(());
     }
+    if let Some(attribute) = name.strip_prefix("product:") {
+        for (key, v) in [("lower", f.lower), ("upper", f.upper)] {
+            let mut p = crate::product::Product::default();
+            if !p.set_attribute(attribute, v) {
+                return Err(invalid(
+                    &fp.key("name"),
+                    format!(
+                        "unknown product attribute `{attribute}` (known: {})",
+                        crate::product::Product::ATTRIBUTES.join(", ")
+                    ),
+                ));
+            }
+            if let Err(e) = p.validate() {
+                return Err(invalid(
+                    &fp.key(key),
+                    format!("factor `{name}` at {v}: {e}"),
+                ));
+            }
+        }
+        return Ok(());
+    }
     if let Some(input) = name.strip_prefix("dose:") {
         if !regimen.doses().iter().any(|d| d.input == input) {
             return Err(invalid(
@@ -302,7 +324,7 @@ fn check_factor(
         return Err(invalid(
             &fp.key("name"),
             format!(
-                "unknown factor `{name}`: neither a parameter of model `sle`, nor `dose:<input>`, nor `covariate:<name>`"
+                "unknown factor `{name}`: neither a parameter of model `sle`, nor `dose:<input>`, nor `covariate:<name>`, nor `product:<attribute>`"
             ),
         ));
     };
