@@ -522,7 +522,7 @@ fn examples_reject_a_bad_scenario_and_write_nothing() {
     let mut ran = 0;
     for example in ["cohort", "dose_exploration"] {
         let Some(bin) = example_binary(example) else {
-            eprintln!("example `{example}` not built (run `cargo test --release`); skipped");
+            eprintln!("example `{example}` not built (run `cargo test --profile quick`); skipped");
             continue;
         };
         let out = dir.join(format!("out-{example}"));

@@ -20,7 +20,7 @@ fn example(name: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("example `{name}` not built (run `cargo test --release`); skipped");
+        eprintln!("example `{name}` not built (run `cargo test --profile quick`); skipped");
         None
     }
 }
