@@ -493,48 +493,44 @@ pub struct Study {
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct StudyBuilder {
-    factors: Vec<Factor>,
-    quantities: Vec<String>,
-    method: Method,
-    seed: u64,
-    bootstrap: usize,
-    confidence: f64,
+    /// The study being described, unchecked until [`StudyBuilder::build`].
+    study: Study,
 }
 
 impl StudyBuilder {
     /// Adds a factor.
     pub fn factor(mut self, f: Factor) -> Self {
-        self.factors.push(f);
+        self.study.factors.push(f);
         self
     }
     /// Adds factors.
     pub fn factors(mut self, f: impl IntoIterator<Item = Factor>) -> Self {
-        self.factors.extend(f);
+        self.study.factors.extend(f);
         self
     }
     /// Adds a quantity of interest (the next output of the evaluated function).
     pub fn quantity(mut self, name: impl Into<String>) -> Self {
-        self.quantities.push(name.into());
+        self.study.quantities.push(name.into());
         self
     }
     /// The method (default: Sobol' with 1,024 base samples).
     pub fn method(mut self, m: Method) -> Self {
-        self.method = m;
+        self.study.method = m;
         self
     }
     /// Seed of the design and the bootstrap (default 1).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.study.seed = seed;
         self
     }
     /// Bootstrap resamples for the intervals (default 1,000; 0 for none).
     pub fn bootstrap(mut self, resamples: usize) -> Self {
-        self.bootstrap = resamples;
+        self.study.bootstrap = resamples;
         self
     }
     /// Confidence level of the intervals (default 0.95).
     pub fn confidence(mut self, level: f64) -> Self {
-        self.confidence = level;
+        self.study.confidence = level;
         self
     }
 
@@ -555,31 +551,31 @@ impl StudyBuilder {
             }
             .into()
         };
-        if self.factors.is_empty() {
+        if self.study.factors.is_empty() {
             return Err(invalid(
                 "factors",
                 "a study needs at least one factor".into(),
             ));
         }
-        for (i, f) in self.factors.iter().enumerate() {
+        for (i, f) in self.study.factors.iter().enumerate() {
             f.validate()?;
-            if self.factors[..i].iter().any(|g| g.name == f.name) {
+            if self.study.factors[..i].iter().any(|g| g.name == f.name) {
                 return Err(invalid(&format!("factor {}", f.name), "named twice".into()));
             }
         }
-        if self.quantities.is_empty() {
+        if self.study.quantities.is_empty() {
             return Err(invalid(
                 "quantities",
                 "a study needs at least one quantity".into(),
             ));
         }
-        for (i, q) in self.quantities.iter().enumerate() {
-            if self.quantities[..i].contains(q) {
+        for (i, q) in self.study.quantities.iter().enumerate() {
+            if self.study.quantities[..i].contains(q) {
                 return Err(invalid(&format!("quantity {q}"), "named twice".into()));
             }
         }
-        let d = self.factors.len();
-        match self.method {
+        let d = self.study.factors.len();
+        match self.study.method {
             Method::Sobol {
                 samples,
                 second_order,
@@ -633,20 +629,13 @@ impl StudyBuilder {
                 }
             }
         }
-        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+        if !(self.study.confidence > 0.0 && self.study.confidence < 1.0) {
             return Err(invalid(
                 "confidence",
-                format!("must lie in (0, 1), got {}", self.confidence),
+                format!("must lie in (0, 1), got {}", self.study.confidence),
             ));
         }
-        Ok(Study {
-            factors: self.factors,
-            quantities: self.quantities,
-            method: self.method,
-            seed: self.seed,
-            bootstrap: self.bootstrap,
-            confidence: self.confidence,
-        })
+        Ok(self.study)
     }
 }
 
@@ -664,12 +653,14 @@ impl Study {
     /// bootstrap resamples, 95% intervals.
     pub fn builder() -> StudyBuilder {
         StudyBuilder {
-            factors: Vec::new(),
-            quantities: Vec::new(),
-            method: Method::sobol(1024),
-            seed: 1,
-            bootstrap: 1000,
-            confidence: 0.95,
+            study: Study {
+                factors: Vec::new(),
+                quantities: Vec::new(),
+                method: Method::sobol(1024),
+                seed: 1,
+                bootstrap: 1000,
+                confidence: 0.95,
+            },
         }
     }
 
