@@ -137,9 +137,10 @@ pub fn sle_targets() -> Vec<ValidationTarget> {
             "remission_month3",
             Fraction,
             "DORIS remission 5/5",
-            0.90,
+            0.72,
             1.0,
-            "Mackensen 2022",
+            "Mackensen 2022: 5/5 in remission at month 3 is likely (P ≥ 0.2) only when the \
+             remission rate is ≥ 72% (0.72⁵ = 0.19)",
         ),
         mk(
             "sledai_month3_median",
@@ -182,10 +183,22 @@ pub fn sle_targets() -> Vec<ValidationTarget> {
             "lasting_remission_day365",
             "lasting_remission",
             Fraction,
-            "remission maintained 5/5 (up to 17 months)",
-            0.90,
+            "remission maintained 5/5 (up to 17 months); programme > 40 patients largely \
+             drug-free up to 4 years",
+            0.72,
             1.0,
-            "Mackensen 2022",
+            "Mackensen 2022 (5/5 maintained: P ≥ 0.2 needs ≥ 72%); Erlangen programme, Schett \
+             2025 (MODEL.md §7)",
+        ),
+        mk(
+            "relapse_day365",
+            "relapse",
+            Fraction,
+            "1 relapse (at 9 months) among > 40 patients",
+            0.005,
+            0.13,
+            "Erlangen programme (Schett 2025; anti-synthetase relapse at 9 months, Nat Med \
+             2025): Clopper–Pearson 95% interval of 1/40 is 0.1–13%; a few percent, not none",
         ),
     ]
 }

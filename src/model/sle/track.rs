@@ -89,7 +89,7 @@ fn probes(pt: &SlePatient, defs: &SleDefinitions) -> [(usize, f64, &'static [usi
     [
         (slot::B_DAY14, 14.0, B_CELLS, b),
         (slot::CAR_T_DAY90, 90.0, CAR_T, b),
-        (slot::SLEDAI_MONTH3, defs.month3_day, &[ix::SD], 1.0),
+        (slot::SLEDAI_MONTH3, defs.month3_day, &[ix::SD, ix::SO], 1.0),
         (slot::ANTI_DSDNA_MONTH3, defs.month3_day, &[ix::AB], 1.0),
         (slot::T_DAY0, 0.0, T_CELLS, b),
     ]
