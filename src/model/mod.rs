@@ -218,6 +218,20 @@ pub trait Model<const N: usize>: Send + Sync {
     fn output_index(&self, name: &str) -> Option<usize> {
         self.outputs().iter().position(|o| o.name == name)
     }
+
+    /// The reference line figures draw on output `output`: its value (in the output's unit)
+    /// and a label. Models whose endpoints apply a threshold to an output return that
+    /// threshold, so that a figure shows the definition the endpoints use; the default is the
+    /// output's detection limit (none when it is 0).
+    fn reference_line(&self, output: usize) -> Option<(f64, String)> {
+        let info = self.outputs().get(output)?;
+        (info.detection_limit > 0.0).then(|| {
+            (
+                info.detection_limit,
+                format!("detection limit {}", info.detection_limit),
+            )
+        })
+    }
 }
 
 /// The solver segment a right-hand-side call belongs to: its bounds and the zero-order infusion

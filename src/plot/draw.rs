@@ -232,7 +232,8 @@ fn y_range(p: &BandPanel) -> (f64, f64) {
         let pos: Vec<f64> = vals.filter(|v| *v > 0.0).collect();
         let hi = pos.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
         let mut lo = pos.iter().copied().fold(hi, f64::min).max(hi * 1e-6);
-        if let Some(dl) = p.detection_limit {
+        if let Some((dl, _)) = &p.reference {
+            let dl = *dl;
             lo = lo.min(dl * 0.5);
         }
         let lo = 10f64.powf(lo.log10().floor());
@@ -362,7 +363,8 @@ where
         ))?
         .label("median")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], MEDIAN.stroke_width(2)));
-    if let Some(dl) = p.detection_limit {
+    if let Some((dl, label)) = &p.reference {
+        let dl = *dl;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(t0, dl), (t1, dl)],
@@ -370,7 +372,7 @@ where
                 6,
                 LIMIT.stroke_width(2),
             ))?
-            .label(format!("detection limit {}", tick(&dl)))
+            .label(label.clone())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], LIMIT.stroke_width(2)));
     }
     // The legend goes in the right-hand corner the bands leave free at the end of the horizon.

@@ -126,7 +126,8 @@
 //! comes from the few patients whose myeloid response is strong.
 //!
 //! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
-//! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
+//! Anti-dsDNA negative: below the EliA dsDNA assay's cut-off, 10 IU/mL ([`AntiDsDnaCutoff`];
+//! relative to the patient's baseline titre on request). Remission at month 3:
 //! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3). Relapse: the
 //! regrown autoreactive clone back to ½ of its baseline size, plus 30 days for anti-dsDNA and
 //! disease activity to rise. Lasting remission: remission at month 3, the patient's own
@@ -651,14 +652,56 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
     ("naive_to_autoreactive_per_day", 1.5),
 ];
 
+/// When an anti-dsDNA titre counts as negative.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum AntiDsDnaCutoff {
+    /// Below an assay's cut-off, IU/mL: what a clinical laboratory reports as negative.
+    Assay {
+        /// The assay and its reference range.
+        assay: &'static str,
+        /// Negative below this titre, IU/mL.
+        negative_below_iu_per_ml: f64,
+    },
+    /// Below a fraction of the patient's own baseline titre (a modelling convention, not a
+    /// laboratory result).
+    RelativeToBaseline {
+        /// The fraction of the baseline titre.
+        fraction: f64,
+    },
+}
+
+impl AntiDsDnaCutoff {
+    /// EliA dsDNA (Phadia/Thermo Fisher fluorescence enzyme immunoassay, the commonest
+    /// quantitative anti-dsDNA test in European laboratories): negative < 10 IU/mL, equivocal
+    /// 10–15, positive > 15 (manufacturer's reference range, e.g. the Boone Health test
+    /// catalogue; Lupus Sci Med 2014;1:e000007, Table 1: EliA reference interval < 10 IU/mL).
+    pub const ELIA: Self = AntiDsDnaCutoff::Assay {
+        assay: "EliA dsDNA (Phadia), negative < 10 IU/mL",
+        negative_below_iu_per_ml: 10.0,
+    };
+
+    /// The titre below which a patient with baseline titre `baseline_iu_per_ml` is negative.
+    pub fn below_iu_per_ml(&self, baseline_iu_per_ml: f64) -> f64 {
+        match *self {
+            AntiDsDnaCutoff::Assay {
+                negative_below_iu_per_ml,
+                ..
+            } => negative_below_iu_per_ml,
+            AntiDsDnaCutoff::RelativeToBaseline { fraction } => fraction * baseline_iu_per_ml,
+        }
+    }
+}
+
 /// Definitions used to turn trajectories into endpoints. All are assumptions
 /// (PROTOTYPE.md §2) and can be changed per study.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SleDefinitions {
     /// Blood B-cell detection threshold for depletion and reappearance, cells/µL.
     pub b_cell_threshold_per_ul: f64,
-    /// Anti-dsDNA is negative below this fraction of the patient's baseline titre.
-    pub anti_dsdna_negative_fraction: f64,
+    /// When anti-dsDNA counts as negative (default: the EliA dsDNA assay's cut-off,
+    /// [`AntiDsDnaCutoff::ELIA`]).
+    pub anti_dsdna_negative: AntiDsDnaCutoff,
     /// Remission: SLEDAI surrogate below this value at the month-3 visit.
     pub remission_sledai_below: f64,
     /// Day of the month-3 visit.
@@ -692,7 +735,7 @@ impl Default for SleDefinitions {
     fn default() -> Self {
         SleDefinitions {
             b_cell_threshold_per_ul: 1.0,
-            anti_dsdna_negative_fraction: 0.1,
+            anti_dsdna_negative: AntiDsDnaCutoff::ELIA,
             remission_sledai_below: 2.0,
             month3_day: 90.0,
             crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
@@ -1152,6 +1195,51 @@ impl Model<SLE_STATES> for SleModel {
         o[out::CYCLOPHOSPHAMIDE] = c_c;
     }
 
+    /// The endpoints' definitions as reference lines: B-cell depletion/return threshold, the
+    /// anti-dsDNA assay cut-off, the remission cut-off of the SLEDAI surrogate and the IL-6
+    /// level of CRS grade 2; the CAR-T detection limit of flow cytometry.
+    fn reference_line(&self, output: usize) -> Option<(f64, String)> {
+        let d = &self.definitions;
+        match output {
+            out::B_CELLS => Some((
+                d.b_cell_threshold_per_ul,
+                format!("depletion/return {} cells/µL", d.b_cell_threshold_per_ul),
+            )),
+            out::ANTI_DSDNA => match d.anti_dsdna_negative {
+                AntiDsDnaCutoff::Assay {
+                    assay,
+                    negative_below_iu_per_ml,
+                } => Some((negative_below_iu_per_ml, format!("cut-off: {assay}"))),
+                // Relative to each patient's baseline: no single line.
+                _ => None,
+            },
+            out::SLEDAI => Some((
+                d.remission_sledai_below,
+                format!("remission < {}", d.remission_sledai_below),
+            )),
+            out::IL6 => Some((
+                d.crs_il6_thresholds_pg_per_ml[1],
+                format!("CRS grade 2 ≥ {} pg/mL", d.crs_il6_thresholds_pg_per_ml[1]),
+            )),
+            out::CAR_T => Some((
+                OUTPUTS[out::CAR_T].detection_limit,
+                format!(
+                    "flow detection {} cells/µL",
+                    OUTPUTS[out::CAR_T].detection_limit
+                ),
+            )),
+            _ => {
+                let info = OUTPUTS.get(output)?;
+                (info.detection_limit > 0.0).then(|| {
+                    (
+                        info.detection_limit,
+                        format!("detection limit {}", info.detection_limit),
+                    )
+                })
+            }
+        }
+    }
+
     fn tracked_len(&self) -> usize {
         track::slot::LEN
     }
@@ -1198,7 +1286,9 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::B_REAPPEARANCE_DAY] = tk[slot::B_REAPPEARANCE_DAY];
         let b14 = tk[slot::B_DAY14];
         o[ep::B_DAY14] = b14;
-        let neg_cut = d.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        let neg_cut = d
+            .anti_dsdna_negative
+            .below_iu_per_ml(pt.baseline_anti_dsdna);
         o[ep::ANTI_DSDNA_NEGATIVE_DAY] = tk[slot::ANTI_DSDNA_NEGATIVE_DAY];
         let sd3 = tk[slot::SLEDAI_MONTH3];
         o[ep::SLEDAI_MONTH3] = sd3;

@@ -195,7 +195,9 @@ pub(super) fn step(
     }
 
     if tr[slot::ANTI_DSDNA_NEGATIVE_DAY].is_nan() {
-        let cut = defs.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        let cut = defs
+            .anti_dsdna_negative
+            .below_iu_per_ml(pt.baseline_anti_dsdna);
         if let Some(s) = span
             .cubic(&[ix::AB], 1.0)
             .first_crossing(cut, lo, hi, Crossing::Below)
