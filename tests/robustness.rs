@@ -323,6 +323,146 @@ fn failed_patients_are_listed_reported_and_change_the_exit_status() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Column `name` of a CSV file's rows.
+fn csv_column(path: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let k = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {}", path.display()));
+    r.records().map(|row| row.unwrap()[k].to_string()).collect()
+}
+
+#[test]
+fn failed_patients_of_a_dose_exploration_are_listed_by_arm_and_change_the_exit_status() {
+    let Some(bin) = example("dose_exploration") else {
+        return;
+    };
+    let dir = temp_dir("explore-failures");
+    let some = failing_scenario(&dir, 300);
+    let out = dir.join("some");
+    let args = [
+        "--scenario",
+        some.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Default threshold (1%): failures fail the run, after writing its files.
+    let o = run(&bin, &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let table = out.join("dose_exploration.csv");
+    let labels = csv_column(&table, "label");
+    let failed: Vec<u64> = csv_column(&table, "failed")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let total: u64 = failed.iter().sum();
+    assert!(total > 0 && total < 20 * labels.len() as u64, "{failed:?}");
+    // failures.csv: one row per failed patient and arm, with the arm's label.
+    let failures = out.join("failures.csv");
+    let header = std::fs::read_to_string(&failures).unwrap();
+    assert!(
+        header.starts_with("id,arm,stage,error,effector_proliferation_per_day"),
+        "{header}"
+    );
+    let arms = csv_column(&failures, "arm");
+    assert_eq!(arms.len() as u64, total);
+    for (label, n) in labels.iter().zip(&failed) {
+        assert_eq!(
+            arms.iter().filter(|a| *a == label).count() as u64,
+            *n,
+            "arm {label}"
+        );
+    }
+    assert!(
+        csv_column(&failures, "error")[0].contains("step limit of 300"),
+        "{header}"
+    );
+    // stderr: the count over all arms, the first ids with their arm, the file.
+    assert!(
+        err.contains(&format!("{total} of {} patients failed", 20 * labels.len())),
+        "{err}"
+    );
+    let first_id = csv_column(&failures, "id")[0].clone();
+    assert!(
+        err.contains(&format!("{first_id} in `{}`", arms[0])),
+        "{err}"
+    );
+    assert!(err.contains("failures.csv"), "{err}");
+    assert!(
+        err.contains("arm `"),
+        "the arm past the limit is named: {err}"
+    );
+
+    // A lenient threshold: exit 0 exactly when no arm failed whole or past it.
+    let mut lenient: Vec<&str> = args.to_vec();
+    lenient.extend(["--max-failed-fraction", "0.9"]);
+    let o = run(&bin, &lenient);
+    let past = failed.iter().any(|&f| f == 20 || f as f64 > 0.9 * 20.0);
+    assert_eq!(o.status.success(), !past, "{failed:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains("patients failed"), "{}", stderr(&o));
+
+    // An arm in which every patient failed: exit 1 whatever the threshold, naming the arm.
+    let all = failing_scenario(&dir, 200);
+    let out_all = dir.join("all");
+    let o = run(
+        &bin,
+        &[
+            "--scenario",
+            all.to_str().unwrap(),
+            "--out",
+            out_all.to_str().unwrap(),
+            "--max-failed-fraction",
+            "1",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let table = out_all.join("dose_exploration.csv");
+    let failed: Vec<u64> = csv_column(&table, "failed")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let whole = failed
+        .iter()
+        .position(|&f| f == 20)
+        .expect("an arm failed whole");
+    let label = &csv_column(&table, "label")[whole];
+    assert!(
+        err.contains(&format!("arm `{label}`: 20 of 20 patients failed")),
+        "{err}"
+    );
+    assert_eq!(
+        csv_rows(&out_all.join("failures.csv")).len() as u64,
+        failed.iter().sum::<u64>()
+    );
+    // No failure: no failures.csv, exit 0.
+    let ok = dir.join("ok.toml");
+    std::fs::write(
+        &ok,
+        "patients = 4\n[regimen]\npreset = \"mackensen_2022\"\n",
+    )
+    .unwrap();
+    let out_ok = dir.join("ok");
+    let o = run(
+        &bin,
+        &[
+            "--scenario",
+            ok.to_str().unwrap(),
+            "--out",
+            out_ok.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out_ok.join("failures.csv").exists());
+    assert!(!stderr(&o).contains("failed"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // --- Class 3: extreme values ---------------------------------------------------------------------
 
 #[test]
