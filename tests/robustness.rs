@@ -243,6 +243,189 @@ fn a_second_run_is_refused_and_an_interrupted_run_leaves_the_earlier_set() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Hidden files beside an outside target: staging copies and set-aside earlier versions.
+fn outside_partials(dir: &Path) -> Vec<String> {
+    entries(dir)
+        .into_iter()
+        .filter(|n| n.starts_with('.') && !n.ends_with(".lock"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_nonmem_file_outside_the_folder_is_committed_with_the_set() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("outside");
+    let out = dir.join("out");
+    let data = dir.join("data");
+    let nonmem = data.join("nonmem.csv");
+    let (out_s, nonmem_s) = (out.to_str().unwrap(), nonmem.to_str().unwrap());
+    let o = run(
+        &bin,
+        &["--patients", "3", "--out", out_s, "--nonmem", nonmem_s],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The manifest vouches for the outside file: path, size, checksum.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let listed = &manifest["outside"][0];
+    let abs = std::path::absolute(&nonmem).unwrap();
+    assert_eq!(listed["path"].as_str(), abs.to_str());
+    let before = std::fs::read(&nonmem).unwrap();
+    assert_eq!(listed["bytes"].as_u64(), Some(before.len() as u64));
+    assert!(outside_partials(&data).is_empty(), "{:?}", entries(&data));
+
+    // A long run writing the same file (into another folder) holds it: a second run is
+    // refused; interrupted, the long run leaves the earlier file and nothing beside it.
+    let mut long = Command::new(&bin)
+        .args(["--patients", "100000000", "--out"])
+        .arg(dir.join("other"))
+        .args(["--nonmem", nonmem_s])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_staging(&dir, &mut long);
+    // The NONMEM file is staged beside its target (just after the folder).
+    let t0 = Instant::now();
+    while outside_partials(&data).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no staging file beside the NONMEM file: {:?}",
+            entries(&data)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run(
+        &bin,
+        &["--patients", "3", "--out", out_s, "--nonmem", nonmem_s],
+    );
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another run") && err.contains("nonmem.csv"),
+        "{err}"
+    );
+    let k = Command::new("kill")
+        .args(["-INT", &long.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = long.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&nonmem).unwrap(), before);
+    assert!(outside_partials(&data).is_empty(), "{:?}", entries(&data));
+    assert!(!dir.join("other").exists());
+
+    // A device cannot be replaced by a rename: refused before simulating, left alone.
+    let t0 = Instant::now();
+    let o = run(
+        &bin,
+        &[
+            "--patients",
+            "10000000",
+            "--out",
+            out_s,
+            "--nonmem",
+            "/dev/null",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/dev/null") && err.contains("not a regular file"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(20), "reported late");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The files of a set (contents by name) and the outside file, for before/after comparisons.
+fn snapshot(out: &Path, outside: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = entries(out)
+        .into_iter()
+        .map(|n| {
+            let bytes = std::fs::read(out.join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect();
+    v.push(("outside".into(), std::fs::read(outside).unwrap()));
+    v
+}
+
+/// A write that fails part way (the disk fills): the run exits 1 naming the file and the
+/// operating system's reason, the earlier set and NONMEM file stay as they were, and no
+/// staging file is left. The failure is injected with a file-size limit (`ulimit -f`, writes
+/// past it fail with EFBIG), which needs no privileges; a real full disk (ENOSPC on a 1 MiB
+/// tmpfs, mounted in a user namespace) is tried too where `unshare -rm` is allowed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_fails_the_run_and_leaves_the_earlier_set() {
+    let Some(bin) = example("cohort") else { return };
+    let dir = temp_dir("full");
+    let out = dir.join("out");
+    let nonmem = dir.join("data").join("nonmem.csv");
+    let (out_s, nonmem_s) = (out.to_str().unwrap(), nonmem.to_str().unwrap());
+    let o = run(
+        &bin,
+        &["--patients", "3", "--out", out_s, "--nonmem", nonmem_s],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = snapshot(&out, &nonmem);
+    // Files larger than 64 KiB cannot be written (bands.csv alone is about 150 KiB).
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -f 128 && trap '' XFSZ && exec \"$@\"", "sh"])
+        .arg(&bin)
+        .args(["--patients", "300", "--out", out_s, "--nonmem", nonmem_s])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(err.starts_with("error: i/o error on `"), "{err}");
+    assert!(!err.contains("Os {"), "Debug text: {err}");
+    assert_eq!(snapshot(&out, &nonmem), before, "the earlier set changed");
+    assert!(partials(&dir).is_empty(), "{:?}", entries(&dir));
+    assert!(outside_partials(&dir.join("data")).is_empty());
+
+    // ENOSPC on a real (tiny) file system, where user namespaces allow mounting one.
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let err_file = dir.join("enospc.err");
+    let script = r#"
+        mount -t tmpfs -o size=1m cartsim-full "$1" || { echo no-mount; exit 0; }
+        "$2" --patients 3 --out "$1/out" --nonmem "$1/data/nonmem.csv" >/dev/null || exit 3
+        before=$(cat "$1"/out/* "$1/data/nonmem.csv" | cksum)
+        "$2" --patients 300 --out "$1/out" --nonmem "$1/data/nonmem.csv" >/dev/null 2>"$3"
+        echo "exit $?"
+        after=$(cat "$1"/out/* "$1/data/nonmem.csv" | cksum)
+        [ "$before" = "$after" ] && echo unchanged
+        ls -A "$1" "$1/data" | grep -e partial -e '\.old-' || echo no-leftovers
+    "#;
+    let o = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(&mnt)
+        .arg(&bin)
+        .arg(&err_file)
+        .output();
+    match o {
+        Ok(o) if o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("no-mount") => {
+            let report = String::from_utf8_lossy(&o.stdout).into_owned();
+            let err = std::fs::read_to_string(&err_file).unwrap_or_default();
+            assert!(report.contains("exit 1"), "{report}\n{err}");
+            assert!(err.contains("No space left on device"), "{err}");
+            assert!(!err.contains(" { "), "Debug text: {err}");
+            assert!(report.contains("unchanged"), "{report}");
+            assert!(report.contains("no-leftovers"), "{report}");
+        }
+        other => {
+            eprintln!("no user namespace to mount a tiny tmpfs in; ENOSPC part skipped: {other:?}")
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // --- Class 5: failures reported ---------------------------------------------------------------
 
 #[test]
