@@ -269,6 +269,14 @@ impl OutputSet {
         &self.target
     }
 
+    /// The staging folder (`.NAME.partial-PID` beside the target) that becomes the target at
+    /// the commit: for writers in other processes that share its file system (MPI ranks), which
+    /// put plain, visible file names directly in it. Everything in it at the commit is
+    /// published and listed in the manifest.
+    pub fn staging(&self) -> &Path {
+        &self.stage
+    }
+
     /// Where to write the set's file `name` (a plain file name) before the commit.
     ///
     /// # Errors
