@@ -45,6 +45,16 @@ pub enum Error {
         /// The lowest failed ids (at most 5).
         first_ids: Vec<u64>,
     },
+    /// More patients of one arm of a dose exploration failed than the run allows
+    /// ([`explore::check_failures`](crate::cohort::explore::check_failures)); `source` is the
+    /// arm's [`Error::Failures`].
+    #[error("arm `{arm}`: {source}")]
+    ArmFailures {
+        /// The arm's label.
+        arm: String,
+        /// The arm's failure count, as [`Error::Failures`].
+        source: Box<Error>,
+    },
     /// Reading or writing a file failed.
     #[error("i/o error on `{path}`: {source}")]
     Io {

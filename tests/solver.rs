@@ -233,7 +233,8 @@ fn decay_exact(p: &DecayParams, start: f64, doses: &[ResolvedDose], t: f64) -> f
         if t < d.time_day {
             continue;
         }
-        match d.duration_day {
+        // As simulated: an infusion of round-off length is a bolus (ResolvedDose::infusion_day).
+        match d.infusion_day() {
             None => y += d.amount * (-k * (t - d.time_day)).exp(),
             Some(dur) => {
                 // rate/k · (e^{−k(t−end)} − e^{−k(t−start)}), without cancellation for short

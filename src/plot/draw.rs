@@ -129,12 +129,17 @@ macro_rules! render {
 }
 
 /// plotters' bitmap errors display as `Debug` text (`IOError(Os { code: 28, kind:
-/// StorageFull, message: "No space left on device" })`): keep the operating system's message.
+/// StorageFull, message: "No space left on device" })`, or from the PNG encoder
+/// `ImageError(IoError(Custom { kind: Other, error: "No space left on device (os error 28)" }))`):
+/// keep the operating system's message.
 fn readable(msg: &str) -> String {
-    let Some(start) = msg.find("message: \"") else {
+    let Some((start, skip)) = ["message: \"", "error: \""]
+        .iter()
+        .find_map(|key| msg.find(key).map(|i| (i, key.len())))
+    else {
         return msg.to_string();
     };
-    let rest = msg.get(start + 10..).unwrap_or_default();
+    let rest = msg.get(start + skip..).unwrap_or_default();
     let text = rest.split('"').next().unwrap_or(rest);
     let code = msg
         .split("code: ")
@@ -693,6 +698,8 @@ mod tests {
     #[test]
     fn bitmap_errors_read_as_the_os_message() {
         let debug = r#"backend error: Drawing backend error: IOError(Os { code: 28, kind: StorageFull, message: "No space left on device" })"#;
+        assert_eq!(readable(debug), "No space left on device (os error 28)");
+        let debug = r#"backend error: Drawing backend error: ImageError(IoError(Custom { kind: Other, error: "No space left on device (os error 28)" }))"#;
         assert_eq!(readable(debug), "No space left on device (os error 28)");
         assert_eq!(readable("Bad layout"), "Bad layout");
     }

@@ -276,7 +276,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
         // Boluses at the segment start.
         while next_dose < doses.len() && doses[next_dose].time_day <= a {
             let d = &doses[next_dose];
-            if d.duration_day.is_none() {
+            if d.is_bolus() {
                 model.apply_bolus(patient, d.input, d.amount, &mut y);
             }
             next_dose += 1;
@@ -369,7 +369,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     // Boluses at the horizon end, so that the last output reports the post-dose state.
     while next_dose < doses.len() && doses[next_dose].time_day <= end_day {
         let d = &doses[next_dose];
-        if d.duration_day.is_none() {
+        if d.is_bolus() {
             model.apply_bolus(patient, d.input, d.amount, &mut y);
         }
         next_dose += 1;
