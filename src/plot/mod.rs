@@ -55,7 +55,7 @@ pub struct BandPanel {
     pub log_y: bool,
     /// Reference line drawn dashed (value in the output's unit, legend label): the threshold
     /// the model's endpoints apply to this output, or its detection limit
-    /// ([`Model::reference_line`](crate::model::Model::reference_line)).
+    /// ([`Model::reference_line`]).
     pub reference: Option<(f64, String)>,
 }
 
