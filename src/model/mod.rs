@@ -149,8 +149,9 @@ pub trait Model<const N: usize>: Send + Sync {
     /// live in [`Trajectory::tracked`] and let endpoints depend on the solution, not on the
     /// output grid: peaks, threshold crossings, areas and values at fixed times located on the
     /// dense output of every step, or a fast linear filter of the states integrated exactly
-    /// over each step.
-    fn tracked_len(&self) -> usize {
+    /// over each step. It may depend on the horizon `[start_day, end_day]` (values sampled at
+    /// fixed times of the dense output, independent of the output grid).
+    fn tracked_len(&self, _start_day: f64, _end_day: f64) -> usize {
         0
     }
 

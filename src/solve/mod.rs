@@ -249,7 +249,9 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     ws.rates.clear();
     ws.rates.resize(model.inputs().len(), 0.0);
     ws.trajectory.tracked.clear();
-    ws.trajectory.tracked.resize(model.tracked_len(), f64::NAN);
+    ws.trajectory
+        .tracked
+        .resize(model.tracked_len(start_day, end_day), f64::NAN);
     model.track_init(patient, &mut ws.trajectory.tracked);
     let zero = SVector::<f64, N>::zeros();
 

@@ -73,9 +73,11 @@
 //! `track` module source): the CAR-T peak is the largest value of any step's Hermite cubic, its
 //! AUC the cubics' exact integral, depletion, reappearance and seroconversion days are threshold
 //! crossings of the cubics, and values at fixed days (day 14, day 90, month 3) are the cubic at
-//! that day (NaN when that day lies outside the horizon). So the output grid
-//! (`SolverOptions::output_step_day`) changes the reported curves, the bands and the relapse
-//! step, never these endpoints.
+//! that day (NaN when that day lies outside the horizon). The relapse step and the
+//! elimination flag read the CD19+ kill rate, the recruitment and the autoreactive clone
+//! sampled on the dense output at fixed knots every 0.25 day. So the output grid
+//! (`SolverOptions::output_step_day`) changes the reported curves and the bands, never an
+//! endpoint.
 //!
 //! The state at the start of the horizon is the analytic steady state without therapy: blood B
 //! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/d_N)`,
@@ -1249,8 +1251,8 @@ impl Model<SLE_STATES> for SleModel {
         }
     }
 
-    fn tracked_len(&self) -> usize {
-        track::slot::LEN
+    fn tracked_len(&self, start_day: f64, end_day: f64) -> usize {
+        track::slot::LEN + track::KNOT_SERIES * track::knot_count(start_day, end_day)
     }
 
     fn track_init(&self, _pt: &SlePatient, tracked: &mut [f64]) {
@@ -1319,10 +1321,12 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::CRS_GE2] = flag(grade >= 2.0);
         o[ep::CRS_GE3] = flag(grade >= 3.0);
         let cut = d.autoreactive_eliminated_fraction * pt.baseline_autoreactive_per_ul;
-        let from = tr.index_of(m3);
-        let eliminated = tr.output(out::AUTOREACTIVE_B)[from..]
-            .iter()
-            .all(|&v| v < cut);
+        // On the fixed knots of the dense output (not the output grid), from month 3 on.
+        let (origin, _, _, clone) = track::knot_series(tk);
+        let from = ((m3 - origin) / track::KNOT_STEP_DAY).ceil().max(0.0) as usize;
+        let eliminated = clone
+            .get(from..)
+            .is_some_and(|c| c.iter().all(|&v| v < cut));
         o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);
         // Filled by `stochastic_endpoints`.
         for k in ep::AUTOREACTIVE_EXTINCTION_DAY..=ep::LASTING_REMISSION {

@@ -8,11 +8,12 @@
 //! 2. **Stochastic phase.** From that moment the patient's own clone is a birth–death process
 //!    with the ODE's own per-cell rates ([`birth_death::simulate_clone`], exact):
 //!    birth `b = g_A·(1 − A/K_A)`, death `d(t, A) = δ_x·A_x/(A + A_x) + κ(t) + k_LD,B(t)`
-//!    (Allee death of a small clone, CAR-T killing, lymphodepletion; `κ + k_LD,B` is the output
-//!    `cd19_kill_rate_per_day`, linear between grid points). It dies out, or regrows to
+//!    (Allee death of a small clone, CAR-T killing, lymphodepletion; `κ + k_LD,B` is sampled on
+//!    the solver's dense output every 0.25 day, linear in between — fixed knots, so the output
+//!    grid changes no relapse endpoint). It dies out, or regrows to
 //!    `n_back` cells ([`SleDefinitions::relapse_established_cells`], default 1000).
 //! 3. **Regrowth.** An established clone grows deterministically, `dA/dt = [b − d(t, A)]·A`
-//!    (exponential-Euler steps on the output grid with the mid-step rates), back to `f_rel` of
+//!    (exponential-Euler steps between the knots with the mid-step rates), back to `f_rel` of
 //!    its baseline size ([`SleDefinitions::relapse_clone_fraction`], default ½). Should it
 //!    fall below `n_sw` again (CAR-T still present), the stochastic phase resumes.
 //! 4. **New clones (de novo autoreactivity).** Naive B cells are recruited into new
@@ -46,7 +47,7 @@ use crate::model::birth_death::{BirthDeathRates, Fate, simulate_clone};
 use crate::model::trajectory::Trajectory;
 use crate::variability::PatientRng;
 
-use super::{SleDefinitions, SlePatient, out};
+use super::{SleDefinitions, SlePatient, track};
 
 /// The fate of one patient's autoreactive clone.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +66,7 @@ struct CloneRates<'a> {
     step_day: f64,
     kill_per_day: &'a [f64],
     recruitment_cells_per_day: &'a [f64],
-    /// Last grid index with non-zero recruitment (None: recruitment is zero throughout).
+    /// Last knot index with non-zero recruitment (None: recruitment is zero throughout).
     last_recruitment: Option<usize>,
     growth_per_day: f64,
     capacity_cells: f64,
@@ -74,7 +75,7 @@ struct CloneRates<'a> {
 }
 
 impl CloneRates<'_> {
-    /// Linear interpolation of a grid column at `t`.
+    /// Linear interpolation of a knot series at `t`.
     fn at(&self, v: &[f64], t: f64) -> f64 {
         if v.is_empty() {
             return 0.0;
@@ -88,7 +89,7 @@ impl CloneRates<'_> {
         v[i] * (1.0 - f) + v[i + 1] * f
     }
 
-    /// Largest grid value of `v` on the grid points bracketing `[t0, t1]` (the interpolant's
+    /// Largest knot value of `v` on the knots bracketing `[t0, t1]` (the interpolant's
     /// maximum on that interval).
     fn max_on(&self, v: &[f64], t0: f64, t1: f64) -> f64 {
         if v.is_empty() {
@@ -110,7 +111,7 @@ impl CloneRates<'_> {
 
 impl CloneRates<'_> {
     /// The next arrival after `t` and before `t_max` of the recruitment process, a Poisson
-    /// process of rate `ν(t)` (exact, by thinning against the grid chunks' maxima), or `None`.
+    /// process of rate `ν(t)` (exact, by thinning against the knot intervals' maxima), or `None`.
     fn next_recruit(&self, mut t: f64, t_max: f64, rng: &mut PatientRng) -> Option<f64> {
         let last = self.last_recruitment?;
         let t_max = t_max.min(self.start_day + (last + 1) as f64 * self.step_day);
@@ -170,20 +171,22 @@ pub(super) fn clone_fate(
         relapse_day: f64::NAN,
         extinct: false,
     };
-    let n = tr.len();
-    if n < 2 {
+    // The inputs sampled at fixed knots of the dense output (track module), not the output
+    // grid: the relapse endpoints do not depend on `output_step_day`.
+    let (origin, kill, recruitment, clone) = track::knot_series(tr.tracked());
+    let n = kill.len();
+    if n < 2 || tr.is_empty() {
         return none;
     }
-    let dt = tr.step_day();
-    let t_end = tr.time(n - 1);
+    let dt = track::KNOT_STEP_DAY;
+    let time = |i: usize| origin + i as f64 * dt;
+    let t_end = tr.time(tr.len() - 1);
     let cells_per_ul = pt.to_blood * 1e-6; // blood cells/µL per body cell
-    let clone = tr.output(out::AUTOREACTIVE_B);
     let cells = |i: usize| clone[i] / cells_per_ul;
-    let recruitment = tr.output(out::AUTOREACTIVE_RECRUITMENT);
     let rates = CloneRates {
-        start_day: tr.time(0),
+        start_day: origin,
         step_day: dt,
-        kill_per_day: tr.output(out::CD19_KILL_RATE),
+        kill_per_day: kill,
         recruitment_cells_per_day: recruitment,
         last_recruitment: recruitment.iter().rposition(|&v| v > 0.0),
         growth_per_day: pt.p.autoreactive_growth_per_day,
@@ -216,9 +219,9 @@ pub(super) fn clone_fate(
         }
         if a < lineage.n_sw {
             let t = if i == 0 {
-                tr.time(0)
+                time(0)
             } else {
-                tr.time(i - 1) + log_crossing(cells(i - 1), a, lineage.n_sw) * dt
+                time(i - 1) + log_crossing(cells(i - 1), a, lineage.n_sw) * dt
             };
             switch = Some(t);
             break;
@@ -226,7 +229,7 @@ pub(super) fn clone_fate(
         if responded && a >= lineage.relapse_level {
             // Never eliminated: deterministic relapse.
             return CloneFate {
-                relapse_day: relapse_at(tr.time(i)),
+                relapse_day: relapse_at(time(i)),
                 ..none
             };
         }
@@ -326,7 +329,7 @@ impl Lineage<'_, '_> {
                         if s >= self.t_end {
                             return never;
                         }
-                        // To the next grid point (a partial step first when off the grid).
+                        // To the next knot (a partial step first when off the knots).
                         let k = ((s - r.start_day) / dt + 1e-9).floor() + 1.0;
                         let s_next = (r.start_day + k * dt).min(self.t_end);
                         let h = s_next - s;
