@@ -114,16 +114,7 @@ fn run(args: Args) -> Result<ExitCode, cartsim::Error> {
         "\n{:<32} {:<44} {:>10} {:>17}  result",
         "target", "published", "simulated", "accepted"
     );
-    for r in &rows {
-        println!(
-            "{:<32} {:<44} {:>10.3} {:>17}  {}",
-            r.target.name,
-            r.target.published,
-            r.simulated,
-            format!("[{}, {}]", r.target.lower, r.target.upper),
-            if r.pass { "pass" } else { "FAIL" }
-        );
-    }
+    print_rows(&rows, "");
     let failed = rows.iter().filter(|r| !r.pass).count();
     println!("{} of {} targets met", rows.len() - failed, rows.len());
 
@@ -187,6 +178,20 @@ fn run(args: Args) -> Result<ExitCode, cartsim::Error> {
     })
 }
 
+/// Prints validation rows: target, published, simulated, accepted interval, pass/fail.
+fn print_rows(rows: &[ValidationRow], indent: &str) {
+    for r in rows {
+        println!(
+            "{indent}{:<32} {:<44} {:>10.4} {:>17}  {}",
+            r.target.name,
+            r.target.published,
+            r.simulated,
+            format!("[{}, {}]", r.target.lower, r.target.upper),
+            if r.pass { "pass" } else { "FAIL" }
+        );
+    }
+}
+
 /// Runs one trial of the cross-trial table from its scenario (or `scenario`, a user's file),
 /// prints its rows and writes `DIR/validation_<trial>.csv`; returns the number of rows missed.
 fn run_trial(
@@ -218,16 +223,7 @@ fn run_trial(
         patients,
         path.display()
     );
-    for r in &rows {
-        println!(
-            "  {:<30} {:<46} {:>9.4} {:>15}  {}",
-            r.target.name,
-            r.target.published,
-            r.simulated,
-            format!("[{}, {}]", r.target.lower, r.target.upper),
-            if r.pass { "pass" } else { "FAIL" }
-        );
-    }
+    print_rows(&rows, "  ");
     let slug: String = t
         .name
         .chars()

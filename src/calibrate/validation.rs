@@ -34,6 +34,29 @@ pub struct ValidationTarget {
     pub source: &'static str,
 }
 
+impl ValidationTarget {
+    /// A target: `lower ≤ statistic(endpoint) ≤ upper`, with the published value and its source.
+    pub const fn new(
+        name: &'static str,
+        endpoint: &'static str,
+        statistic: Statistic,
+        published: &'static str,
+        lower: f64,
+        upper: f64,
+        source: &'static str,
+    ) -> Self {
+        ValidationTarget {
+            name,
+            endpoint,
+            statistic,
+            published,
+            lower,
+            upper,
+            source,
+        }
+    }
+}
+
 /// One row of a validation table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationRow {
@@ -48,15 +71,7 @@ pub struct ValidationRow {
 /// The MODEL.md §1 targets of the default SLE cohort (1 × 10⁶ CAR-T cells/kg after Flu/Cy).
 pub fn sle_targets() -> Vec<ValidationTarget> {
     use Statistic::{Fraction, Mean, Quantile, Sd};
-    let mk = |name, endpoint, statistic, published, lower, upper, source| ValidationTarget {
-        name,
-        endpoint,
-        statistic,
-        published,
-        lower,
-        upper,
-        source,
-    };
+    let mk = ValidationTarget::new;
     vec![
         mk(
             "b_cell_reappearance_mean_day",
@@ -232,15 +247,7 @@ pub struct Trial {
 /// `examples/validation.rs` prints the table and runs any scenario against any trial's rows.
 pub fn cross_trial_targets() -> Vec<Trial> {
     use Statistic::{Fraction, FractionAtMost};
-    let mk = |name, endpoint, statistic, published, lower, upper, source| ValidationTarget {
-        name,
-        endpoint,
-        statistic,
-        published,
-        lower,
-        upper,
-        source,
-    };
+    let mk = ValidationTarget::new;
     vec![
         Trial {
             name: "Mackensen 2022",
