@@ -42,7 +42,7 @@ param_table! {
     effector_to_memory_per_day: "k_EM", "1/day", 0.0102, [0.0, 1.0],
         Calibrated("B-cell reappearance mean 110 days (Mackensen 2022)");
     /// Memory CAR-T death rate.
-    memory_death_per_day: "δ_M", "1/day", 0.005, [1e-4, 1.0],
+    memory_death_per_day: "δ_M", "1/day", 0.005, [1e-6, 5.0],
         Calibrated("B-cell reappearance 110 days; order of Stein 2019 β = 0.0032/day");
     /// Maximal antigen-driven memory re-activation rate.
     memory_reactivation_per_day: "a_M", "1/day", 0.1, [0.0, 10.0],
