@@ -110,6 +110,83 @@ impl Covariates {
     }
 }
 
+/// A numeric covariate as a column of the per-patient tables (`patients.csv`, the typed
+/// columns of [`crate::cohort::PatientColumn`], the bindings) and of NONMEM datasets: the one
+/// list of covariate columns, in table order, after `sex` ([`Covariates::COLUMNS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CovariateColumn {
+    /// Column name in `patients.csv` (`age_years`).
+    pub name: &'static str,
+    /// Unit (`years`).
+    pub unit: &'static str,
+    /// Column name in NONMEM datasets (`AGE`).
+    pub nonmem: &'static str,
+    /// The patient's value.
+    pub value: fn(&Covariates) -> f64,
+}
+
+impl Covariates {
+    /// The numeric covariate columns, in the order of `patients.csv` and of NONMEM datasets
+    /// (both put `sex` first: `F`/`M` in `patients.csv`, `SEX` 1/0 in NONMEM datasets). The
+    /// body surface area is derived ([`Covariates::bsa_m2`]).
+    pub const COLUMNS: [CovariateColumn; 9] = [
+        CovariateColumn {
+            name: "age_years",
+            unit: "years",
+            nonmem: "AGE",
+            value: |c| c.age_years,
+        },
+        CovariateColumn {
+            name: "weight_kg",
+            unit: "kg",
+            nonmem: "WT",
+            value: |c| c.weight_kg,
+        },
+        CovariateColumn {
+            name: "height_cm",
+            unit: "cm",
+            nonmem: "HT",
+            value: |c| c.height_cm,
+        },
+        CovariateColumn {
+            name: "bsa_m2",
+            unit: "m²",
+            nonmem: "BSA",
+            value: Covariates::bsa_m2,
+        },
+        CovariateColumn {
+            name: "egfr_ml_per_min",
+            unit: "mL/min",
+            nonmem: "EGFR",
+            value: |c| c.egfr_ml_per_min,
+        },
+        CovariateColumn {
+            name: "baseline_b_cells_per_ul",
+            unit: "cells/µL",
+            nonmem: "BCELL0",
+            value: |c| c.baseline_b_cells_per_ul,
+        },
+        CovariateColumn {
+            name: "baseline_t_cells_per_ul",
+            unit: "cells/µL",
+            nonmem: "TCELL0",
+            value: |c| c.baseline_t_cells_per_ul,
+        },
+        CovariateColumn {
+            name: "baseline_anti_dsdna_iu_per_ml",
+            unit: "IU/mL",
+            nonmem: "DSDNA0",
+            value: |c| c.baseline_anti_dsdna_iu_per_ml,
+        },
+        CovariateColumn {
+            name: "baseline_sledai",
+            unit: "points",
+            nonmem: "SLEDAI0",
+            value: |c| c.baseline_sledai,
+        },
+    ];
+}
+
 impl Default for Covariates {
     fn default() -> Self {
         Self::typical()

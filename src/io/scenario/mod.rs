@@ -97,6 +97,11 @@ pub struct Scenario {
     /// `"stop"` (default) or `"continue"` when a patient fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// Whether one record per patient is kept (`patients.csv`, the bindings' per-patient
+    /// table); default `true`. `false` keeps only the summary and bands, so memory stays
+    /// bounded for large cohorts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<bool>,
     /// Dosing regimen and horizon. Required.
     pub regimen: RegimenSpec,
     /// The CAR-T product (default: none, the model's own values = the Erlangen product).
@@ -215,6 +220,7 @@ impl Scenario {
             patients: 1000,
             seed: 1,
             on_failure: Some(OnFailure::Stop),
+            records: None,
             regimen,
             product: None,
             population: Some(PopulationSpec::explicit(&Population::sle())),
@@ -279,6 +285,31 @@ mod tests {
             Err(Error::Scenario(e)) => e,
             other => panic!("expected a scenario error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn records_can_be_switched_off() {
+        let text = "patients = 12\nrecords = false\n[regimen]\npreset = 'mackensen_2022'\n";
+        let s = Scenario::from_toml_str(text).unwrap();
+        let cohort = s.cohort().unwrap();
+        assert_eq!(cohort.records(), crate::cohort::Records::Discard);
+        let without = cohort.run().unwrap();
+        assert!(without.records.is_empty());
+        let with = Scenario::from_toml_str(&text.replace("records = false\n", ""))
+            .unwrap()
+            .cohort()
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(with.records.len(), 12);
+        assert_eq!(
+            format!("{:?}", with.summary.endpoint_stats()),
+            format!("{:?}", without.summary.endpoint_stats())
+        );
+        let again = Scenario::from_toml_str(&s.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again.records, Some(false));
+        let e = error(&text.replace("false", "'no'"));
+        assert_eq!(e.key.as_deref(), Some("records"));
     }
 
     #[test]
