@@ -703,6 +703,10 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     pub fn records(&self) -> Records {
         self.records
     }
+    /// Solver options (validated).
+    pub fn solver(&self) -> &SolverOptions {
+        &self.solver
+    }
 
     /// A canonical text description of everything that decides a patient's result and how it
     /// is summarised, except the seed and the cohort size: model (name, states, parameters with

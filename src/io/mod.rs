@@ -353,16 +353,42 @@ pub fn write_bands_csv_with(
     write_atomic(path, |w| {
         let mut wr = csv::Writer::from_writer(w);
         wr.write_record(["time_day", "output", "p05", "p25", "p50", "p75", "p95"])?;
-        let times = result.summary.band_times_day();
-        for (k, o) in layout.outputs.iter().enumerate() {
-            for (t, q) in times.iter().zip(result.summary.bands(k)) {
-                let mut rec = vec![t.to_string(), o.clone()];
-                rec.extend(q.iter().map(|v| v.to_string()));
-                wr.write_record(&rec)?;
-            }
+        for row in band_rows(layout, result) {
+            let mut rec = vec![row.time_day.to_string(), row.output.to_string()];
+            rec.extend(row.quantiles.iter().map(|v| v.to_string()));
+            wr.write_record(&rec)?;
         }
         wr.flush()
     })
+}
+
+/// One row of the percentile bands (`bands.csv`): an output's quantiles
+/// ([`crate::summary::QUANTILES`]: 5, 25, 50, 75, 95%) across patients at one time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandRow<'a> {
+    /// Time, day.
+    pub time_day: f64,
+    /// Output name.
+    pub output: &'a str,
+    /// `p05, p25, p50, p75, p95`, in the output's unit.
+    pub quantiles: [f64; 5],
+}
+
+/// The percentile bands in long format, output by output, then by time: the rows of
+/// `bands.csv`.
+pub fn band_rows<'a>(layout: &'a OutputLayout, result: &CohortResult) -> Vec<BandRow<'a>> {
+    let times = result.summary.band_times_day();
+    let mut rows = Vec::with_capacity(times.len() * layout.outputs.len());
+    for (k, o) in layout.outputs.iter().enumerate() {
+        for (t, q) in times.iter().zip(result.summary.bands(k)) {
+            rows.push(BandRow {
+                time_day: *t,
+                output: o,
+                quantiles: q,
+            });
+        }
+    }
+    rows
 }
 
 /// The files [`write_cohort_outputs`] writes, in order (the figures only with the `plot`

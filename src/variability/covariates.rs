@@ -60,6 +60,34 @@ impl Covariates {
         (self.height_cm * self.weight_kg / 3600.0).sqrt()
     }
 
+    /// Sets the numeric covariate `name` (a field name: `age_years`, `weight_kg`, `height_cm`,
+    /// `egfr_ml_per_min`, `baseline_b_cells_per_ul`, `baseline_t_cells_per_ul`,
+    /// `baseline_anti_dsdna_iu_per_ml`, `baseline_sledai`) to `value`, unchecked
+    /// ([`Covariates::validate`] checks). The body surface area is derived, not set.
+    ///
+    /// # Errors
+    /// [`ParamError::Unknown`] for any other name.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
+        let field = match name {
+            "age_years" => &mut self.age_years,
+            "weight_kg" => &mut self.weight_kg,
+            "height_cm" => &mut self.height_cm,
+            "egfr_ml_per_min" => &mut self.egfr_ml_per_min,
+            "baseline_b_cells_per_ul" => &mut self.baseline_b_cells_per_ul,
+            "baseline_t_cells_per_ul" => &mut self.baseline_t_cells_per_ul,
+            "baseline_anti_dsdna_iu_per_ml" => &mut self.baseline_anti_dsdna_iu_per_ml,
+            "baseline_sledai" => &mut self.baseline_sledai,
+            _ => {
+                return Err(ParamError::Unknown {
+                    name: name.to_string(),
+                    model: "covariates (bsa_m2 is derived from height and weight)".into(),
+                });
+            }
+        };
+        *field = value;
+        Ok(())
+    }
+
     /// Checks every field is finite and within physiological bounds.
     ///
     /// # Errors
@@ -196,6 +224,17 @@ impl Default for Covariates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_settable_column_is_set_by_name() {
+        for col in Covariates::COLUMNS.iter().filter(|c| c.name != "bsa_m2") {
+            let mut c = Covariates::typical();
+            c.set(col.name, 42.5).unwrap();
+            assert_eq!((col.value)(&c), 42.5, "{}", col.name);
+        }
+        let e = Covariates::typical().set("bsa_m2", 2.0).unwrap_err();
+        assert!(e.to_string().contains("bsa_m2"), "{e}");
+    }
 
     #[test]
     fn mosteller_bsa() {

@@ -157,6 +157,28 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Checks a scenario built or changed in code (e.g. `patients` or `seed` set after reading a
+    /// file) as [`Scenario::from_toml_str`] checks a file: the cohort, the NONMEM options, the
+    /// arms and the sensitivity study are built once.
+    ///
+    /// # Errors
+    /// [`Error::Scenario`] naming the key (without a line: the values are not in a text).
+    ///
+    /// ```
+    /// use cartsim::io::scenario::Scenario;
+    /// let mut s = Scenario::mackensen_2022();
+    /// s.patients = 0;
+    /// let e = s.validate().unwrap_err().to_string();
+    /// assert!(e.contains("key `patients`"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check().map_err(|l| {
+            let mut e = ScenarioError::new(l.path.display(), l.error.to_string());
+            e.cause = Some(Box::new(l.error));
+            Error::from(e)
+        })
+    }
+
     /// Reads a scenario file.
     ///
     /// # Errors
