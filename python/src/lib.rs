@@ -334,11 +334,10 @@ fn run_cancellable<T: Send>(
                 r
             });
             let mut interrupt: Option<PyErr> = None;
-            loop {
-                match rx.recv_timeout(Duration::from_millis(200)) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
+            // Woken at once when the run ends, else every 0.2 s.
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(Duration::from_millis(200))
+            {
                 if interrupt.is_some() {
                     continue;
                 }

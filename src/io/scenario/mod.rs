@@ -242,7 +242,7 @@ impl Scenario {
             patients: 1000,
             seed: 1,
             on_failure: Some(OnFailure::Stop),
-            records: None,
+            records: Some(true),
             regimen,
             product: None,
             population: Some(PopulationSpec::explicit(&Population::sle())),
