@@ -232,3 +232,38 @@ def test_dose_response_example_runs(root, tmp_path):
     )
     assert "Flu 25 / Cy 1000 (Erlangen)" in done.stdout
     assert out.stat().st_size > 10_000
+
+
+FAILING = """patients = 6
+on_failure = "{policy}"
+
+[regimen]
+preset = "mackensen_2022"
+
+[solver]
+max_steps = 20
+stiff_retry = false
+"""
+
+
+def test_failures_are_listed_or_raised(tmp_path):
+    result = cartsim.Scenario.from_toml(FAILING.format(policy="continue")).run(progress=False)
+    assert result.summary["failed"] == 6 and len(result.patients) == 0
+    failures = result.failures
+    assert [f["id"] for f in failures] == list(range(6))
+    assert failures[0]["stage"] == "solve" and "step limit" in failures[0]["error"]
+    assert failures[0]["params"]
+    written = result.write(tmp_path / "out")
+    assert any(p.endswith("failures.csv") for p in written)
+    with pytest.raises(RuntimeError, match="patient 0"):
+        cartsim.Scenario.from_toml(FAILING.format(policy="stop")).run(progress=False)
+
+
+def test_without_pandas_tables_are_dicts_of_numpy_arrays(monkeypatch):
+    monkeypatch.setattr(cartsim, "_pd", None)
+    result = cartsim.Scenario.default(patients=4).run(progress=False)
+    rows = result.patients
+    assert isinstance(rows, dict) and rows["id"].tolist() == [0, 1, 2, 3]
+    assert rows["weight_kg"].dtype == np.float64 and rows["sex"].dtype == object
+    assert isinstance(result.bands["p50"], np.ndarray)
+    assert isinstance(cartsim.simulate().trajectory["time_day"], np.ndarray)
