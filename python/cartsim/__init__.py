@@ -25,10 +25,21 @@ import numpy as np
 from . import _cartsim
 from ._cartsim import ScenarioError
 
-try:  # pandas is optional: without it, tables are dicts of numpy arrays.
-    import pandas as _pd
-except ImportError:  # pragma: no cover - exercised only without pandas
-    _pd = None
+# pandas is optional (without it, tables are dicts of numpy arrays) and imported on first use:
+# importing it takes longer than simulating a few hundred patients.
+_UNSET: Any = object()
+_pd: Any = _UNSET
+
+
+def _pandas():
+    global _pd
+    if _pd is _UNSET:
+        try:
+            import pandas
+        except ImportError:  # pragma: no cover - exercised only without pandas
+            pandas = None
+        _pd = pandas
+    return _pd
 
 __all__ = [
     "Scenario",
@@ -47,9 +58,10 @@ ProgressArg = Union[bool, None, Callable[[int, int], Any]]
 
 def _table(columns: Dict[str, np.ndarray], units: Mapping[str, str]):
     """A DataFrame (units in ``df.attrs["units"]``) or, without pandas, the dict itself."""
-    if _pd is None:
+    pd = _pandas()
+    if pd is None:
         return columns
-    df = _pd.DataFrame(columns, copy=False)
+    df = pd.DataFrame(columns, copy=False)
     df.attrs["units"] = dict(units)
     return df
 
