@@ -200,13 +200,19 @@ def test_the_gil_is_released_while_a_cohort_runs():
 
 
 def test_ctrl_c_stops_a_run_cleanly():
-    scenario = cartsim.Scenario.default(patients=200_000, seed=1)
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    t0 = time.monotonic()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        scenario.run(progress=False)
-    assert time.monotonic() - t0 < 5.0
+    # Python's own Ctrl-C handler, as in a terminal or a notebook (a shell starts background
+    # jobs with SIGINT ignored, and Python then installs none).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        scenario = cartsim.Scenario.default(patients=200_000, seed=1)
+        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            scenario.run(progress=False)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_an_exception_from_progress_cancels_the_run():
