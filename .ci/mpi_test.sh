@@ -4,12 +4,13 @@
 # summary.json, bands.csv and patients.csv byte-identical to the single-process `cohort`
 # example. Bad input (more ranks than patients, zero patients, a rank that cannot write its
 # part, a truncated or missing shard) must end every rank with a non-zero exit and a message,
-# without hanging and without leaving output behind.
+# without hanging, without leaving output behind and without touching an earlier output set.
 #
 # Needs MPI (Debian: openmpi-bin libopenmpi-dev libclang-dev). Run from the repository root:
 #   .ci/mpi_test.sh
 # MPIRUN_FLAGS overrides the mpirun flags (default: --oversubscribe, plus --allow-run-as-root
-# as root).
+# as root); PROFILE the cargo profile (default release; `quick` builds faster); the binaries
+# are taken from CARGO_TARGET_DIR when it is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +20,10 @@ read -r -a flags <<<"${MPIRUN_FLAGS:-${flags[*]}}"
 mpirun_() { timeout 300 mpirun "${flags[@]}" "$@"; }
 
 # The single-process examples from the default build (no MPI), cohort_mpi with the feature.
-cargo build --release --example cohort --example shard
-cargo build --release --features mpi --example cohort_mpi
-bin=target/release/examples
+profile=${PROFILE:-release}
+cargo build --profile "$profile" --example cohort --example shard
+cargo build --profile "$profile" --features mpi --example cohort_mpi
+bin=${CARGO_TARGET_DIR:-target}/$profile/examples
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 N=47
@@ -33,9 +35,20 @@ same() { # same DIR_A DIR_B: the three outputs are byte-identical
     cmp "$1/$f" "$2/$f" || fail "$2/$f differs from $1/$f"
   done
 }
-nothing_in() { # nothing_in DIR: no output left behind
+nothing_in() { # nothing_in DIR: no output left behind, no staging folder beside it
   if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then fail "left behind in $1: $(ls -A "$1")"; fi
+  no_staging "$1"
 }
+no_staging() { # no_staging DIR: no staging folder of DIR's output set beside it
+  local left
+  left=$(ls -A "$(dirname "$1")" | grep -F ".$(basename "$1").partial-" || true)
+  [ -z "$left" ] || fail "staging folder left beside $1: $left"
+}
+# A rank that cannot write its part: run through this wrapper as its own mpirun app context,
+# it has a file-size limit (writes past 512 bytes fail with EFBIG).
+limited="$tmp/limited.sh"
+printf '#!/bin/sh\nulimit -f 1 && trap "" XFSZ && exec "$@"\n' >"$limited"
+chmod +x "$limited"
 expect_failure() { # expect_failure PATTERN LOG -- COMMAND...: non-zero, no timeout, message
   local pattern=$1 log=$2 rc=0
   shift 3
@@ -58,6 +71,8 @@ for np in 1 2 3; do
     sed -n 1,2p "$tmp/log"
     same "$tmp/single" "$tmp/np$np"
     [ -z "$(ls "$tmp/np$np" | grep part || true)" ] || fail "part files left in $tmp/np$np"
+    [ -e "$tmp/np$np/manifest.json" ] || fail "no manifest.json in $tmp/np$np"
+    no_staging "$tmp/np$np"
     rm -r "$tmp/np$np"
     echo "ok: 3 files byte-identical"
   done
@@ -70,8 +85,8 @@ mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedu
 [ "$(ls "$tmp/parts"/patients.part-*.csv | wc -l)" = 3 ] || fail "expected 3 part files"
 cat "$tmp/parts"/patients.part-*.csv >"$tmp/parts/patients.csv"
 same "$tmp/single" "$tmp/parts"
-# The same folder again: the parts of the static run are replaced, and the stale patients.csv
-# (here the concatenation above) is removed.
+# The same folder again: the whole set is replaced (the static run's parts and the
+# concatenation above are gone).
 mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --keep-parts --schedule dynamic \
   --chunk 5 --out "$tmp/parts" >"$tmp/log"
 [ ! -e "$tmp/parts/patients.csv" ] || fail "stale patients.csv left with --keep-parts"
@@ -87,20 +102,29 @@ nothing_in "$tmp/bad1"
 expect_failure "patients.*must be > 0" "$tmp/log2" -- \
   mpirun_ -np 2 "$bin/cohort_mpi" --patients 0 --seed $SEED --out "$tmp/bad2"
 nothing_in "$tmp/bad2"
-# Rank 1 cannot put its part in place (a directory is in the way): the run fails on every
-# rank, rank 0 names rank 1, and rank 0's part and the summary are not left behind.
-mkdir -p "$tmp/bad3/patients.part-000001.csv"
-expect_failure "rank 1 of 2 failed" "$tmp/log3" -- \
-  mpirun_ -np 2 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule static --out "$tmp/bad3"
-rmdir "$tmp/bad3/patients.part-000001.csv"
+# Rank 1 cannot write its part: the run fails on every rank, rank 0 names rank 1, and rank
+# 0's part and the summary are not left behind.
+expect_failure "rank 1 of 2 failed.*patients.part-000001.csv.*File too large" "$tmp/log3" -- \
+  mpirun_ -np 1 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule static --out "$tmp/bad3" \
+  : -np 1 "$limited" "$bin/cohort_mpi" --patients $N --seed $SEED --schedule static --out "$tmp/bad3"
 nothing_in "$tmp/bad3"
-# Dynamic schedule: whichever rank gets chunk 3 fails; every rank stops and exits.
-mkdir -p "$tmp/bad3/patients.part-000003.csv"
-expect_failure "i/o error on .*patients.part-000003.csv" "$tmp/log3" -- \
-  mpirun_ -np 3 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule dynamic --chunk 5 \
-  --out "$tmp/bad3"
-rmdir "$tmp/bad3/patients.part-000003.csv"
-nothing_in "$tmp/bad3"
+# Dynamic schedule, into a folder holding an earlier set: rank 1 fails on its first chunk (of
+# one patient: 47 chunks, so it surely gets one); every rank stops and exits, and the earlier
+# set is left as it was.
+mpirun_ -np 2 "$bin/cohort_mpi" --patients $N --seed $SEED --out "$tmp/kept" >/dev/null
+cp -r "$tmp/kept" "$tmp/kept.before"
+expect_failure "rank 1 of 2 failed.*File too large" "$tmp/log3" -- \
+  mpirun_ -np 1 "$bin/cohort_mpi" --patients $N --seed $SEED --schedule dynamic --chunk 1 \
+  --out "$tmp/kept" : -np 1 "$limited" "$bin/cohort_mpi" --patients $N --seed $SEED \
+  --schedule dynamic --chunk 1 --out "$tmp/kept"
+diff -r "$tmp/kept.before" "$tmp/kept" >/dev/null || fail "the earlier set in $tmp/kept changed"
+no_staging "$tmp/kept"
+echo "ok: the earlier set is unchanged"
+# A folder of other files is refused before any work, and kept.
+mkdir -p "$tmp/foreign" && echo mine >"$tmp/foreign/notes.txt"
+expect_failure "notes.txt.*not a cartsim output" "$tmp/log3" -- \
+  mpirun_ -np 2 "$bin/cohort_mpi" --patients $N --seed $SEED --out "$tmp/foreign"
+[ "$(ls -A "$tmp/foreign")" = notes.txt ] || fail "$tmp/foreign changed"
 
 echo "--- 4 uneven shard files merged (11 + 12 + 12 + 12 patients)"
 for k in 3 1 0 2; do

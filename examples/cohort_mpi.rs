@@ -4,9 +4,13 @@
 //! Every rank simulates a contiguous slice of the patient ids (rayon threads inside the rank),
 //! rank 0 merges the partial summaries in rank order and writes `DIR/summary.json`,
 //! `DIR/bands.csv` and `DIR/patients.csv`, byte-identical to
-//! `cohort --patients N --seed S --out DIR` on one machine. Bad input (zero patients, more
-//! ranks than patients) or a failure on any rank makes every rank exit with an error, reported
-//! once by rank 0; nothing is left in `DIR`.
+//! `cohort --patients N --seed S --out DIR` on one machine. The files form one output set as in
+//! the `cohort` example (`cartsim::io::output_set`): rank 0 locks and checks `DIR` before any
+//! work, every rank writes its parts into the staging folder `.DIR.partial-PID` beside `DIR`,
+//! and rank 0 publishes the folder with `manifest.json` and one rename. Bad input (zero
+//! patients, more ranks than patients, a folder of other files, a second run into `DIR`) or a
+//! failure on any rank makes every rank exit with status 1, reported once by rank 0; an earlier
+//! set in `DIR` is left as it was, and so is it on Ctrl-C (SIGINT/SIGTERM to rank 0).
 //!
 //! ```text
 //! cargo build --release --features mpi --example cohort_mpi
@@ -16,6 +20,8 @@
 //! Threads per rank: rayon uses the cores a rank is bound to (OpenMPI binds each rank to one
 //! core by default for up to 2 ranks); with `--bind-to none` set `RAYON_NUM_THREADS` yourself
 //! (`mpirun -x RAYON_NUM_THREADS=1 ...`). See the README's "Running on a cluster" for SLURM.
+
+mod common;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +77,10 @@ fn main() -> ExitCode {
     };
     let world = universe.world();
     let root = world.rank() == 0;
+    // Rank 0 holds the output set: on SIGINT/SIGTERM its staging folder is removed.
+    if root {
+        common::remove_outputs_on_interrupt();
+    }
     // Every rank parses the same command line, so every rank takes the same branch here.
     let args = match Args::try_parse() {
         Ok(a) => a,
@@ -78,8 +88,9 @@ fn main() -> ExitCode {
             if root {
                 let _ = e.print();
             }
+            // Status 1 on a malformed command line, as every example.
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
             };

@@ -12,6 +12,11 @@
 //! file's `[exploration]` table (see `scenarios/dose_finding.toml`). Bad input stops the run
 //! before any file is written, with a message naming the key and line, and exit code 1.
 //!
+//! Failed patients (scenario `on_failure = "continue"`) are listed in `DIR/failures.csv` (id,
+//! arm, stage, error, sampled parameters) and counted on stderr with the first ids; an arm with
+//! more than `--max-failed-fraction` (default 1%) of its patients failed, or all of them, ends
+//! the run with exit code 1 after the files are written, as in the `cohort` example.
+//!
 //! ```text
 //! cargo run --release --example dose_exploration -- --patients 200 --seed 1 --out out/dose
 //! cargo run --release --example dose_exploration -- --scenario scenarios/dose_finding.toml --out out/dose
@@ -93,6 +98,10 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     };
     #[cfg(not(feature = "plot"))]
     let figures: Vec<PathBuf> = Vec::new();
+    let failed = results.iter().any(|r| !r.result.failures.is_empty());
+    if failed {
+        io::write_exploration_failures_csv(&set.path("failures.csv")?, &results)?;
+    }
     set.commit()?;
 
     println!(
@@ -127,5 +136,10 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     for p in &figures {
         println!("wrote {}", p.display());
     }
-    Ok(())
+    let failures_csv = args.out.join("failures.csv");
+    if failed {
+        println!("wrote {}", failures_csv.display());
+    }
+    common::report_arm_failures(&results, &failures_csv);
+    cartsim::cohort::explore::check_failures(&results, args.study.max_failed_fraction)
 }

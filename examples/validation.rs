@@ -9,17 +9,27 @@
 //! population matching the published B-cell return distribution (110 ± 32 days).
 //! Exits non-zero when a target fails.
 //!
+//! Then runs the other trials of the cross-trial table
+//! ([`cross_trial_targets`](cartsim::calibrate::validation::cross_trial_targets): KYSA-1 at both
+//! dose levels with KYV-101, the rese-cel programme), each from its scenario file, and writes
+//! `DIR/validation_<trial>.csv`. `--scenario FILE --trial NAME` runs a user's scenario against
+//! one trial's rows.
+//!
 //! ```text
 //! cargo run --release --example validation -- --patients 2000 --seed 1 --out out/validation
+//! cargo run --release --example validation -- --scenario scenarios/kysa1_dl1.toml --trial "KYSA-1 DL1"
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cartsim::calibrate::validation::{sle_targets, validate, write_validation_csv};
+use cartsim::calibrate::validation::{
+    Trial, ValidationRow, cross_trial_targets, sle_targets, validate, write_validation_csv,
+};
 use cartsim::calibrate::vpop::{TargetDistribution, select_records};
 use cartsim::cohort::{Cohort, CohortResult};
+use cartsim::io::scenario::Scenario;
 use cartsim::model::sle::{SLE_STATES, out};
 use cartsim::prelude::*;
 use clap::Parser;
@@ -37,6 +47,15 @@ struct Args {
     /// Patients per arm of the relapse comparison (0: skip it).
     #[arg(long, default_value_t = 1000)]
     relapse_patients: u64,
+    /// Patients per trial of the cross-trial table (0: skip it).
+    #[arg(long, default_value_t = 2000)]
+    trial_patients: u64,
+    /// Validate this scenario file against the rows of `--trial` instead of the shipped table.
+    #[arg(long, requires = "trial")]
+    scenario: Option<PathBuf>,
+    /// A trial of the cross-trial table (e.g. "KYSA-1 DL1"), for `--scenario`.
+    #[arg(long)]
+    trial: Option<String>,
     /// Output directory.
     #[arg(long, default_value = "out/validation")]
     out: PathBuf,
@@ -45,8 +64,38 @@ struct Args {
 /// The plot's font, bundled so that text renders on machines without system fonts.
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
-fn main() -> Result<ExitCode, cartsim::Error> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, cartsim::Error> {
+    if let (Some(path), Some(trial)) = (&args.scenario, &args.trial) {
+        let trials = cross_trial_targets();
+        let Some(t) = trials.iter().find(|t| t.name == trial.as_str()) else {
+            let names: Vec<_> = trials.iter().map(|t| t.name).collect();
+            return Err(cartsim::Error::Input(format!(
+                "unknown trial `{trial}`; the table has {names:?}"
+            )));
+        };
+        let failed = run_trial(
+            t,
+            Some(path),
+            args.trial_patients.max(1),
+            args.seed,
+            &args.out,
+        )?;
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let model = SleModel::default();
     let cohort = Cohort::builder(model)
         .patients(args.patients)
@@ -65,16 +114,7 @@ fn main() -> Result<ExitCode, cartsim::Error> {
         "\n{:<32} {:<44} {:>10} {:>17}  result",
         "target", "published", "simulated", "accepted"
     );
-    for r in &rows {
-        println!(
-            "{:<32} {:<44} {:>10.3} {:>17}  {}",
-            r.target.name,
-            r.target.published,
-            r.simulated,
-            format!("[{}, {}]", r.target.lower, r.target.upper),
-            if r.pass { "pass" } else { "FAIL" }
-        );
-    }
+    print_rows(&rows, "");
     let failed = rows.iter().filter(|r| !r.pass).count();
     println!("{} of {} targets met", rows.len() - failed, rows.len());
 
@@ -118,16 +158,85 @@ fn main() -> Result<ExitCode, cartsim::Error> {
         relapse_by_regimen(&cohort, args.relapse_patients)?;
     }
 
+    // The other trials of the cross-trial table, each from its scenario file.
+    let mut trial_failed = 0;
+    if args.trial_patients > 0 {
+        for t in cross_trial_targets().iter().skip(1) {
+            trial_failed += run_trial(t, None, args.trial_patients, args.seed, &args.out)?;
+        }
+    }
+
     let csv = args.out.join("validation.csv");
     write_validation_csv(&csv, &rows)?;
     let png = args.out.join("validation.png");
     plot(&png, &result)?;
     println!("\nwrote {} and {}", csv.display(), png.display());
-    Ok(if failed == 0 {
+    Ok(if failed + trial_failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Prints validation rows: target, published, simulated, accepted interval, pass/fail.
+fn print_rows(rows: &[ValidationRow], indent: &str) {
+    for r in rows {
+        println!(
+            "{indent}{:<32} {:<44} {:>10.4} {:>17}  {}",
+            r.target.name,
+            r.target.published,
+            r.simulated,
+            format!("[{}, {}]", r.target.lower, r.target.upper),
+            if r.pass { "pass" } else { "FAIL" }
+        );
+    }
+}
+
+/// Runs one trial of the cross-trial table from its scenario (or `scenario`, a user's file),
+/// prints its rows and writes `DIR/validation_<trial>.csv`; returns the number of rows missed.
+fn run_trial(
+    t: &Trial,
+    scenario: Option<&Path>,
+    patients: u64,
+    seed: u64,
+    out: &Path,
+) -> Result<usize, cartsim::Error> {
+    let path = match scenario {
+        Some(p) => p.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(t.scenario),
+    };
+    let mut sc = Scenario::from_path(&path)?;
+    sc.patients = patients;
+    sc.seed = seed;
+    let cohort = sc.cohort()?;
+    let result = cohort.run()?;
+    let rows: Vec<ValidationRow> =
+        validate(&result.records, cohort.model().endpoint_info(), &t.targets)?;
+    println!(
+        "\n{} ({}; product {}; {}; {} patients from {})",
+        t.name,
+        t.source,
+        t.product,
+        t.regimen,
+        patients,
+        path.display()
+    );
+    print_rows(&rows, "  ");
+    let slug: String = t
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    write_validation_csv(&out.join(format!("validation_{slug}.csv")), &rows)?;
+    Ok(rows.iter().filter(|r| !r.pass).count())
 }
 
 /// Relapse, escape of the autoreactive clone and lasting remission per regimen, on the same

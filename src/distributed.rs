@@ -4,12 +4,16 @@
 //! [`run_cohort`] cuts the patient ids into deterministic parts and has the ranks simulate them
 //! with the same per-patient function as [`Cohort::run`] (rayon threads inside each rank), in
 //! chunks of bounded memory, folding patients into the mergeable
-//! [`crate::summary::SummaryAccumulator`]. Each part's rows of the per-patient table go to its
-//! own file `DIR/patients.part-PPPPPP.csv` (part 0 starts with the header, so the parts
-//! concatenated in name order are `patients.csv`). Rank 0 receives the ranks' partial
-//! summaries one at a time and merges them in rank order, then writes `summary.json`,
-//! `bands.csv` and, by default, `patients.csv` assembled from the parts — the files of the
-//! single-process `cohort` example, byte for byte. The merge is exact (integer counts and
+//! [`crate::summary::SummaryAccumulator`]. The files form one output set
+//! ([`OutputSet`](crate::io::output_set), as in the `cohort` example): rank 0 opens it before
+//! any work (the lock `.DIR.lock`, the check that `DIR` may be replaced, the staging folder
+//! `.DIR.partial-PID` beside `DIR`), and every rank writes its parts into that staging folder —
+//! each part's rows of the per-patient table in its own file `patients.part-PPPPPP.csv` (part 0
+//! starts with the header, so the parts concatenated in name order are `patients.csv`). Rank 0
+//! receives the ranks' partial summaries one at a time and merges them in rank order, then
+//! writes `summary.json`, `bands.csv` and, by default, `patients.csv` assembled from the parts —
+//! the files of the single-process `cohort` example, byte for byte — and publishes the folder
+//! with `manifest.json` and one rename. The merge is exact (integer counts and
 //! exact sums), so neither the number of ranks nor which rank simulated which part changes a
 //! bit. Memory per rank does not grow with the cohort (in the streaming summary mode, the
 //! default above 2,000 patients).
@@ -28,8 +32,8 @@
 //! reports success or its error to rank 0, which broadcasts the outcome, so a bad input (more
 //! ranks than patients, ranks given different cohorts), a failing patient or an unwritable
 //! file makes *every* rank return an error — naming the lowest failing rank — instead of
-//! leaving the others waiting. No output is left behind on error: part files are removed and
-//! the final files are written into a staging folder and renamed into place together.
+//! leaving the others waiting. No output is left behind on error and an earlier set in `DIR`
+//! stays as it was: the staging folder, parts included, is removed, and nothing is renamed.
 //!
 //! ```no_run
 //! use cartsim::cohort::Cohort;
@@ -60,11 +64,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cohort::{Cohort, CohortResult};
 use crate::error::Error;
-use crate::io::{self, OutputLayout};
+use crate::io::{self, OutputLayout, OutputSet};
 use crate::model::Model;
-use crate::shard::{
-    DEFAULT_CHUNK_PATIENTS, Staging, run_range_chunked, shard_range, write_patients_from,
-};
+use crate::shard::{DEFAULT_CHUNK_PATIENTS, run_range_chunked, shard_range, write_patients_from};
 use crate::summary::SummaryAccumulator;
 
 const TAG_STATUS: Tag = 7101;
@@ -89,16 +91,16 @@ pub enum Schedule {
     Dynamic,
 }
 
-/// What becomes of the part files of the per-patient table.
+/// What becomes of the part files of the per-patient table. Either way the staging folder
+/// beside `DIR` must be on a file system that every rank shares, as usual on clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PatientsCsv {
-    /// Rank 0 concatenates the parts into `DIR/patients.csv` and removes them (needs `DIR` on
-    /// a file system that every rank shares, as usual on clusters).
+    /// Rank 0 concatenates the parts into `DIR/patients.csv` and removes them.
     #[default]
     Assemble,
-    /// Leave the parts `DIR/patients.part-PPPPPP.csv` (`cat` them in name order to get
-    /// `patients.csv`); no `patients.csv` is written. For very large cohorts or node-local
-    /// output folders.
+    /// Publish the parts as `DIR/patients.part-PPPPPP.csv` (`cat` them in name order to get
+    /// `patients.csv`); no `patients.csv` is written. For very large cohorts (no second copy
+    /// of the table).
     KeepParts,
 }
 
@@ -156,7 +158,8 @@ impl Report {
     }
 }
 
-/// Part file `index` of the per-patient table: `DIR/patients.part-PPPPPP.csv` (six digits or
+/// Part file `index` of the per-patient table in `dir` (the staging folder while the run lasts,
+/// `DIR` with [`PatientsCsv::KeepParts`] after it): `patients.part-PPPPPP.csv` (six digits or
 /// more, so that name order is id order). Part 0 starts with the header.
 pub fn part_path(dir: &Path, index: u64) -> PathBuf {
     dir.join(format!("patients.part-{index:06}.csv"))
@@ -206,27 +209,6 @@ impl Plan {
         match self.schedule {
             Schedule::Static => shard_range(self.n, i, self.ranks),
             Schedule::Dynamic => Ok(i * self.chunk..((i + 1) * self.chunk).min(self.n)),
-        }
-    }
-}
-
-/// Removes part files of an earlier run with more parts (rank 0, best effort).
-fn remove_stale_parts(dir: &Path, parts: u64) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(i) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("patients.part-"))
-            .and_then(|n| n.strip_suffix(".csv"))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        if i >= parts {
-            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -535,23 +517,23 @@ fn decode_partial(b: &[u8]) -> Result<Partial, String> {
     }
 }
 
-/// Writes the final files on rank 0: summary.json, bands.csv, and patients.csv from the parts.
+/// Writes the final files on rank 0 into the set (summary.json, bands.csv, and patients.csv
+/// from the parts, which are then removed unless kept) and publishes it.
 fn write_outputs<M: Model<N>, const N: usize>(
     cohort: &Cohort<M, N>,
     result: &CohortResult,
-    dir: &Path,
+    set: OutputSet,
     parts: u64,
     patients_csv: PatientsCsv,
 ) -> Result<(), Error> {
     let layout = OutputLayout::of(cohort);
-    let stage = Staging::new(dir)?;
-    let mut names = vec!["summary.json", "bands.csv"];
-    io::write_summary_json_with(&stage.path("summary.json"), &layout, result)?;
-    io::write_bands_csv_with(&stage.path("bands.csv"), &layout, result)?;
+    io::write_summary_json_with(&set.path("summary.json")?, &layout, result)?;
+    io::write_bands_csv_with(&set.path("bands.csv")?, &layout, result)?;
     if patients_csv == PatientsCsv::Assemble {
-        write_patients_from(&stage.path("patients.csv"), None, &mut |w| {
+        let stage = set.staging().to_path_buf();
+        write_patients_from(&set.path("patients.csv")?, None, &mut |w| {
             for i in 0..parts {
-                let p = part_path(dir, i);
+                let p = part_path(&stage, i);
                 let io_err = |source| Error::Io {
                     path: p.display().to_string(),
                     source,
@@ -561,33 +543,30 @@ fn write_outputs<M: Model<N>, const N: usize>(
             }
             Ok(())
         })?;
-        names.push("patients.csv");
-    }
-    stage.commit(&names)?;
-    match patients_csv {
-        PatientsCsv::Assemble => {
-            for i in 0..parts {
-                let _ = std::fs::remove_file(part_path(dir, i));
-            }
-        }
-        // A patients.csv of an earlier run would contradict the parts.
-        PatientsCsv::KeepParts => {
-            let _ = std::fs::remove_file(dir.join("patients.csv"));
+        for i in 0..parts {
+            let p = part_path(&stage, i);
+            std::fs::remove_file(&p).map_err(|source| Error::Io {
+                path: p.display().to_string(),
+                source,
+            })?;
         }
     }
+    set.commit()?;
     Ok(())
 }
 
-/// Runs `cohort` across the ranks of `comm` and writes its files into `dir` (see the module
-/// docs). Collective: every rank calls it with the same cohort (checked by fingerprint, seed and
-/// size) and the same `dir` and options. With [`Schedule::Dynamic`], MPI must allow threads
-/// that do not call MPI (initialise with at least [`mpi::Threading::Funneled`]).
+/// Runs `cohort` across the ranks of `comm` and writes its files as one output set in `dir`
+/// (see the module docs). Collective: every rank calls it with the same cohort (checked by
+/// fingerprint, seed and size) and the same `dir` and options. With [`Schedule::Dynamic`], MPI
+/// must allow threads that do not call MPI (initialise with at least
+/// [`mpi::Threading::Funneled`]).
 ///
 /// # Errors
-/// On every rank, when any rank fails: [`Error::Input`] for more ranks than patients or ranks
-/// given different cohorts, a patient's failure as [`Cohort::run`], [`Error::Io`] for a file;
-/// a rank returns its own error or [`Error::Rank`] naming the lowest failing rank. Nothing is
-/// left in `dir` on error.
+/// On every rank, when any rank fails: [`Error::Input`] for more ranks than patients, ranks
+/// given different cohorts, a `dir` locked by another run or holding files that are not
+/// cartsim outputs; a patient's failure as [`Cohort::run`]; [`Error::Io`] for a file; a rank
+/// returns its own error or [`Error::Rank`] naming the lowest failing rank. On error nothing is
+/// written to `dir` (an earlier set there is kept) and the staging folder is removed.
 pub fn run_cohort<C, M, const N: usize>(
     comm: &C,
     cohort: &Cohort<M, N>,
@@ -611,6 +590,8 @@ where
         opts
     );
     let root_ident = broadcast_bytes(comm, ident.clone().into_bytes());
+    // Rank 0's output set, opened before any work; the other ranks learn its staging folder.
+    let mut set: Option<OutputSet> = None;
     let local = (|| {
         if n < ranks as u64 {
             return Err(Error::Input(format!(
@@ -624,26 +605,39 @@ where
             )));
         }
         if rank == 0 {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-            remove_stale_parts(dir, plan.parts);
+            let s = OutputSet::create(dir)?;
+            if s.staging().to_str().is_none() {
+                return Err(Error::Input(format!(
+                    "output folder `{}`: an MPI run needs a path that is valid UTF-8 (it is \
+                     sent to every rank)",
+                    dir.display()
+                )));
+            }
+            set = Some(s);
         }
         Ok(())
     })();
     agree(comm, local)?;
+    let stage_name = set
+        .as_ref()
+        .and_then(|s| s.staging().to_str())
+        .unwrap_or_default()
+        .as_bytes()
+        .to_vec();
+    let stage =
+        PathBuf::from(String::from_utf8_lossy(&broadcast_bytes(comm, stage_name)).into_owned());
+    let stage = stage.as_path();
 
     // 2. Simulate, write the parts, send the partial summary to rank 0.
     let t0 = Instant::now();
     let mut local = match plan.schedule {
         Schedule::Static => {
             let mut l = Local::default();
-            l.simulate(cohort, &plan, rank as u64, dir);
+            l.simulate(cohort, &plan, rank as u64, stage);
             l
         }
-        Schedule::Dynamic if rank == 0 => dynamic_root(comm, cohort, &plan, dir),
-        Schedule::Dynamic => dynamic_worker(comm, cohort, &plan, dir),
+        Schedule::Dynamic if rank == 0 => dynamic_root(comm, cohort, &plan, stage),
+        Schedule::Dynamic => dynamic_worker(comm, cohort, &plan, stage),
     };
     // Until the rank's last part was done (not waiting for the others).
     let seconds = local
@@ -703,12 +697,13 @@ where
                 }
             }
         }
-        // 3. Rank 0 writes the final files.
+        // 3. Rank 0 writes the final files and publishes the set (dropped on error: the
+        //    staging folder, parts included, is removed).
         if first.is_none() {
-            match merged.as_mut() {
-                Some(m) if m.summary.patients + m.summary.failed == n => {
+            match (merged.as_mut(), set.take()) {
+                (Some(m), Some(set)) if m.summary.patients + m.summary.failed == n => {
                     m.range = 0..n;
-                    if let Err(e) = write_outputs(cohort, m, dir, plan.parts, opts.patients_csv) {
+                    if let Err(e) = write_outputs(cohort, m, set, plan.parts, opts.patients_csv) {
                         first = Some((0, e.to_string()));
                         own_error = Some(e);
                     }

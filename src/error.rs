@@ -45,6 +45,16 @@ pub enum Error {
         /// The lowest failed ids (at most 5).
         first_ids: Vec<u64>,
     },
+    /// More patients of one arm of a dose exploration failed than the run allows
+    /// ([`explore::check_failures`](crate::cohort::explore::check_failures)); `source` is the
+    /// arm's [`Error::Failures`].
+    #[error("arm `{arm}`: {source}")]
+    ArmFailures {
+        /// The arm's label.
+        arm: String,
+        /// The arm's failure count, as [`Error::Failures`].
+        source: Box<Error>,
+    },
     /// The run was cancelled ([`RunControl::cancel`](crate::cohort::RunControl::cancel)); no
     /// result was produced.
     #[error("run cancelled after {done} of {total} patients; no result was produced")]
@@ -138,7 +148,7 @@ impl Error {
             | Error::Shard { .. } => ErrorKind::Input,
             Error::Io { .. } => ErrorKind::Io,
             Error::Solve(_) | Error::Patient(_) | Error::Output(_) => ErrorKind::Solver,
-            Error::Failures { .. } => ErrorKind::Failures,
+            Error::Failures { .. } | Error::ArmFailures { .. } => ErrorKind::Failures,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Plot { .. } | Error::Rank { .. } => ErrorKind::Other,
         }

@@ -734,50 +734,6 @@ pub(crate) fn write_patients_from(
     }
 }
 
-/// Output files written into a hidden staging folder inside the target folder, then renamed
-/// into place together; dropped uncommitted, the staging folder is removed. (The distributed
-/// run writes its part files into the target folder, so it stages inside it.)
-#[cfg(feature = "mpi")]
-pub(crate) struct Staging {
-    dir: PathBuf,
-    stage: PathBuf,
-}
-
-#[cfg(feature = "mpi")]
-impl Staging {
-    pub(crate) fn new(dir: &Path) -> Result<Staging, Error> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let stage = dir.join(format!(".cartsim-staging-{}", std::process::id()));
-        if stage.exists() {
-            std::fs::remove_dir_all(&stage).map_err(io_err(&stage))?;
-        }
-        std::fs::create_dir(&stage).map_err(io_err(&stage))?;
-        Ok(Staging {
-            dir: dir.to_path_buf(),
-            stage,
-        })
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.stage.join(name)
-    }
-
-    pub(crate) fn commit(self, names: &[&str]) -> Result<(), Error> {
-        for n in names {
-            let to = self.dir.join(n);
-            std::fs::rename(self.stage.join(n), &to).map_err(io_err(&to))?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(feature = "mpi")]
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.stage);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

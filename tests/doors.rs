@@ -192,6 +192,79 @@ fn a_non_finite_output_or_infinite_endpoint_fails_the_patient_by_name() {
     assert!(sim.endpoints[0].is_nan());
 }
 
+/// An infusion whose duration is round-off next to its start (day −5 + 1e-17 = day −5) used to
+/// deliver nothing — fludarabine through the closed-form PK, the CAR-T product through the
+/// solver — while its dose and AUC were still reported. Now it is given as a bolus of the same
+/// amount: the same numbers as the bolus, bit for bit.
+#[test]
+fn an_infusion_of_round_off_length_delivers_its_dose_as_a_bolus() {
+    let model = SleModel::default();
+    let p = model.default_params();
+    let cov = Covariates::typical();
+    let opts = SolverOptions::default();
+    let regimen = |administration: Administration| {
+        Regimen::builder()
+            .drug(
+                "fludarabine",
+                Amount::MgPerM2(25.0),
+                &[-5.0, -4.0, -3.0],
+                administration,
+            )
+            .drug(
+                "cyclophosphamide",
+                Amount::MgPerM2(1000.0),
+                &[-3.0],
+                administration,
+            )
+            .dose(Dose {
+                input: "car_t".into(),
+                amount: Amount::CellsPerKg(1e6),
+                time_day: 1.0,
+                administration,
+            })
+            .build()
+            .unwrap()
+    };
+    let bolus = simulate(&model, &p, &cov, &regimen(Administration::Bolus), &opts).unwrap();
+    let car_t_peak = bolus.endpoint("car_t_peak_cells_per_ul").unwrap();
+    assert!(car_t_peak > 1.0, "{car_t_peak}");
+    for duration_day in [1e-17, 1e-300, 5e-324] {
+        let sim = simulate(
+            &model,
+            &p,
+            &cov,
+            &regimen(Administration::Infusion { duration_day }),
+            &opts,
+        )
+        .unwrap();
+        // Bits: "not reached" endpoints are NaN.
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (k, o) in sim.output_info.iter().enumerate() {
+            assert_eq!(
+                bits(sim.trajectory.output(k)),
+                bits(bolus.trajectory.output(k)),
+                "output `{}` with infusions over {duration_day} day",
+                o.name
+            );
+        }
+        assert_eq!(bits(&sim.endpoints), bits(&bolus.endpoints));
+    }
+    // Short but resolvable infusions (a millisecond) stay infusions, and give nearly the same.
+    let sim = simulate(
+        &model,
+        &p,
+        &cov,
+        &regimen(Administration::Infusion { duration_day: 1e-8 }),
+        &opts,
+    )
+    .unwrap();
+    let peak = sim.endpoint("car_t_peak_cells_per_ul").unwrap();
+    assert!(
+        (peak / car_t_peak - 1.0).abs() < 1e-4,
+        "{peak} vs {car_t_peak}"
+    );
+}
+
 // --- Class 3: accepted values that would crash, abort or wrap ----------------------------------
 
 #[test]

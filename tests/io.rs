@@ -440,7 +440,10 @@ fn cohort_outputs_and_band_figures_are_written() {
             "CD19+ B cells in blood",
             "Anti-dsDNA",
             "SLEDAI-2K surrogate",
-            "detection limit 1",
+            // Reference lines are the endpoints' definitions.
+            "depletion/return 1 cells/µL",
+            "EliA dsDNA (Phadia), negative &lt; 10 IU/mL",
+            "remission &lt; 2",
             "90% of patients",
         ] {
             assert!(svg.contains(title), "bands.svg lacks {title:?}");

@@ -108,3 +108,46 @@ fn kysa1_first_b_cell_recovery_on_day_56_is_ordinary_with_the_kyv101_product() {
         "P(return by day 56) = {erlangen} with the Erlangen product"
     );
 }
+
+/// The cross-trial table (issue 17 item 7): every trial after the first (which
+/// `default_cohort_meets_every_published_target` covers) meets its rows, simulated from its own
+/// scenario file with 2,000 patients (seed 1, as the validation example).
+#[test]
+fn every_trial_of_the_cross_trial_table_meets_its_targets() {
+    use cartsim::calibrate::validation::cross_trial_targets;
+    use cartsim::io::scenario::Scenario;
+    let trials = cross_trial_targets();
+    assert_eq!(trials[0].targets, sle_targets());
+    let mut failures = Vec::new();
+    for t in &trials {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(t.scenario);
+        let mut sc = Scenario::from_path(&path).unwrap();
+        // Every trial names its product, and its scenario uses it.
+        let cohort = sc.cohort().unwrap();
+        let product = cohort.product().map_or("mb_cart19_1", |p| p.name.as_str());
+        assert_eq!(product, t.product, "{}: scenario product", t.name);
+        if t.name == trials[0].name {
+            continue;
+        }
+        sc.patients = 2000;
+        sc.seed = 1;
+        let cohort = sc.cohort().unwrap();
+        let result = cohort.run().unwrap();
+        assert_eq!(result.summary.failed, 0, "{}", t.name);
+        for r in validate(&result.records, cohort.model().endpoint_info(), &t.targets).unwrap() {
+            println!(
+                "{:<20} {:<28} {:>9.4} [{}, {}] {}",
+                t.name, r.target.name, r.simulated, r.target.lower, r.target.upper, r.pass
+            );
+            if !r.pass {
+                failures.push(format!(
+                    "{}: {} = {} outside [{}, {}]",
+                    t.name, r.target.name, r.simulated, r.target.lower, r.target.upper
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

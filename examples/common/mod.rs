@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cartsim::cohort::CohortResult;
+use cartsim::cohort::explore::ArmResult;
 use cartsim::io::scenario::Scenario;
 
 /// Where the study comes from: a scenario file, with the cohort size and seed overridable.
@@ -68,35 +69,69 @@ pub fn parse_args<A: clap::Parser>() -> A {
 }
 
 /// On SIGINT or SIGTERM, removes the staging files of unfinished output sets (the targets
-/// keep their earlier content) and exits with status 130.
+/// keep their earlier content; a commit in progress finishes first) and exits with status 130.
 pub fn remove_outputs_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
-        cartsim::io::output_set::remove_incomplete_outputs();
-        eprintln!("interrupted: no output set was written");
+        let removed = cartsim::io::output_set::remove_incomplete_outputs();
+        if removed > 0 {
+            eprintln!("interrupted: unfinished output files removed, earlier outputs unchanged");
+        } else {
+            eprintln!("interrupted");
+        }
         std::process::exit(130);
     });
 }
 
 /// One line on stderr when patients failed: how many, the first ids, where they are listed.
 pub fn report_failures(result: &CohortResult, failures_csv: &Path) {
-    let failed = result.summary.failed;
+    let ids = result.failures.iter().map(|f| f.id.to_string());
+    report_failed(
+        result.summary.failed,
+        result.patients(),
+        "",
+        ids,
+        failures_csv,
+    );
+}
+
+/// [`report_failures`] for a dose exploration: the count over all arms, the first failed ids
+/// with their arm.
+pub fn report_arm_failures(results: &[ArmResult], failures_csv: &Path) {
+    let failed = results.iter().map(|r| r.result.summary.failed).sum();
+    let patients = results.iter().map(|r| r.result.patients()).sum();
+    let arms = results
+        .iter()
+        .filter(|r| r.result.summary.failed > 0)
+        .count();
+    let ids = results.iter().flat_map(|r| {
+        r.result
+            .failures
+            .iter()
+            .map(move |f| format!("{} in `{}`", f.id, r.label))
+    });
+    let where_ = format!(" in {arms} of {} arms", results.len());
+    report_failed(failed, patients, &where_, ids, failures_csv);
+}
+
+fn report_failed(
+    failed: u64,
+    patients: u64,
+    where_: &str,
+    ids: impl Iterator<Item = String>,
+    failures_csv: &Path,
+) {
     if failed == 0 {
         return;
     }
-    let ids: Vec<String> = result
-        .failures
-        .iter()
-        .take(5)
-        .map(|f| f.id.to_string())
-        .collect();
+    let ids: Vec<String> = ids.take(5).collect();
     let more = if failed > ids.len() as u64 {
         ", …"
     } else {
         ""
     };
     eprintln!(
-        "warning: {failed} of {} patients failed (ids {}{more}); causes and parameters in {}",
-        result.patients(),
+        "warning: {failed} of {patients} patients failed{where_} (ids {}{more}); causes and \
+         parameters in {}",
         ids.join(", "),
         failures_csv.display()
     );

@@ -85,6 +85,9 @@ pub enum Statistic {
     Quantile(f64),
     /// Fraction of patients with the flag set (mean of a 0/1 endpoint).
     Fraction,
+    /// Fraction of **all** patients whose value is at most `x` (a patient without a value,
+    /// e.g. no B-cell return within the horizon, counts as above).
+    FractionAtMost(f64),
 }
 
 impl std::fmt::Display for Statistic {
@@ -94,6 +97,7 @@ impl std::fmt::Display for Statistic {
             Statistic::Sd => write!(f, "sd"),
             Statistic::Quantile(q) => write!(f, "q{:02}", (q * 100.0).round()),
             Statistic::Fraction => write!(f, "fraction"),
+            Statistic::FractionAtMost(x) => write!(f, "fraction <= {x}"),
         }
     }
 }
@@ -102,6 +106,12 @@ impl Statistic {
     /// The statistic of `values` (non-finite values are ignored; NaN when none is left, or
     /// fewer than two for the SD).
     pub fn of(&self, values: &[f64]) -> f64 {
+        if let Statistic::FractionAtMost(x) = *self {
+            if values.is_empty() {
+                return f64::NAN;
+            }
+            return values.iter().filter(|&&v| v <= x).count() as f64 / values.len() as f64;
+        }
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         let n = v.len();
         if n == 0 {
@@ -109,7 +119,7 @@ impl Statistic {
         }
         let mean = v.iter().sum::<f64>() / n as f64;
         match *self {
-            Statistic::Mean | Statistic::Fraction => mean,
+            Statistic::Mean | Statistic::Fraction | Statistic::FractionAtMost(_) => mean,
             Statistic::Sd => {
                 if n < 2 {
                     f64::NAN
@@ -788,6 +798,10 @@ mod tests {
         assert_eq!(Statistic::Quantile(0.5).of(&v), 2.5);
         assert_eq!(Statistic::Quantile(0.25).of(&v), 1.75);
         assert_eq!(Statistic::Fraction.of(&[1.0, 0.0, 1.0, 1.0]), 0.75);
+        assert_eq!(
+            Statistic::FractionAtMost(56.0).of(&[40.0, 56.0, 90.0, f64::NAN]),
+            0.5
+        );
         assert!(Statistic::Mean.of(&[f64::NAN]).is_nan());
         assert_eq!(Statistic::Quantile(0.05).to_string(), "q05");
     }

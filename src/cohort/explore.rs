@@ -61,6 +61,27 @@ pub struct ArmResult {
     pub result: CohortResult,
 }
 
+/// Holds every arm to a largest fraction of failed patients, as
+/// [`CohortResult::check_failures`] holds one cohort run: an arm with more than `max_fraction`
+/// of its patients failed, or all of them, fails the exploration (an arm is a study of its
+/// own; a whole-arm failure must not hide behind the other arms' patients).
+///
+/// # Errors
+/// [`Error::ArmFailures`] naming the first such arm, with its [`Error::Failures`];
+/// [`SpecError::Invalid`] for a `max_fraction` outside `[0, 1]`.
+pub fn check_failures(results: &[ArmResult], max_fraction: f64) -> Result<(), Error> {
+    crate::cohort::check_failed_fraction_limit(max_fraction)?;
+    for r in results {
+        r.result
+            .check_failures(max_fraction)
+            .map_err(|e| Error::ArmFailures {
+                arm: r.label.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}
+
 /// Runs every arm on the same virtual patients as `cohort`.
 ///
 /// # Errors

@@ -475,8 +475,36 @@ pub fn write_cohort_files<M: Model<N>, const N: usize>(
 /// # Errors
 /// [`Error::Io`].
 pub fn write_failures_csv(path: &Path, failures: &[PatientError]) -> Result<(), Error> {
+    write_failures(path, false, failures.iter().map(|f| (None, f)))
+}
+
+/// Writes the failed patients of a dose exploration, as [`write_failures_csv`] with the arm's
+/// label after the id: `id, arm, stage, error`, then the sampled parameters. Arms in order,
+/// patients in id order within an arm (the same id may fail in several arms).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_exploration_failures_csv(path: &Path, results: &[ArmResult]) -> Result<(), Error> {
+    write_failures(
+        path,
+        true,
+        results.iter().flat_map(|r| {
+            r.result
+                .failures
+                .iter()
+                .map(move |f| (Some(r.label.as_str()), f))
+        }),
+    )
+}
+
+/// `failures.csv`, with an `arm` column when `arms`.
+fn write_failures<'a>(
+    path: &Path,
+    arms: bool,
+    failures: impl Iterator<Item = (Option<&'a str>, &'a PatientError)> + Clone,
+) -> Result<(), Error> {
     let mut names: Vec<&str> = Vec::new();
-    for f in failures {
+    for (_, f) in failures.clone() {
         for (n, _) in &f.params {
             if !names.contains(&n.as_str()) {
                 names.push(n);
@@ -485,15 +513,19 @@ pub fn write_failures_csv(path: &Path, failures: &[PatientError]) -> Result<(), 
     }
     write_atomic(path, |w| {
         let mut wr = csv::Writer::from_writer(w);
-        let mut header = vec!["id", "stage", "error"];
+        let mut header = vec!["id"];
+        if arms {
+            header.push("arm");
+        }
+        header.extend(["stage", "error"]);
         header.extend(names.iter().copied());
         wr.write_record(&header)?;
-        for f in failures {
-            let mut row = vec![
-                f.id.to_string(),
-                f.cause.stage().to_string(),
-                f.cause.to_string(),
-            ];
+        for (arm, f) in failures {
+            let mut row = vec![f.id.to_string()];
+            if arms {
+                row.push(arm.unwrap_or_default().to_string());
+            }
+            row.extend([f.cause.stage().to_string(), f.cause.to_string()]);
             for n in &names {
                 row.push(
                     f.params

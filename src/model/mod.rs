@@ -149,8 +149,9 @@ pub trait Model<const N: usize>: Send + Sync {
     /// live in [`Trajectory::tracked`] and let endpoints depend on the solution, not on the
     /// output grid: peaks, threshold crossings, areas and values at fixed times located on the
     /// dense output of every step, or a fast linear filter of the states integrated exactly
-    /// over each step.
-    fn tracked_len(&self) -> usize {
+    /// over each step. It may depend on the horizon `[start_day, end_day]` (values sampled at
+    /// fixed times of the dense output, independent of the output grid).
+    fn tracked_len(&self, _start_day: f64, _end_day: f64) -> usize {
         0
     }
 
@@ -217,6 +218,20 @@ pub trait Model<const N: usize>: Send + Sync {
     /// Index of an output by name.
     fn output_index(&self, name: &str) -> Option<usize> {
         self.outputs().iter().position(|o| o.name == name)
+    }
+
+    /// The reference line figures draw on output `output`: its value (in the output's unit)
+    /// and a label. Models whose endpoints apply a threshold to an output return that
+    /// threshold, so that a figure shows the definition the endpoints use; the default is the
+    /// output's detection limit (none when it is 0).
+    fn reference_line(&self, output: usize) -> Option<(f64, String)> {
+        let info = self.outputs().get(output)?;
+        (info.detection_limit > 0.0).then(|| {
+            (
+                info.detection_limit,
+                format!("detection limit {}", info.detection_limit),
+            )
+        })
     }
 }
 

@@ -173,7 +173,7 @@ impl Model<2> for SteinModel {
             })?;
         // The kinetics start at R0 at the infusion; a zero-order infusion has no meaning here
         // and would otherwise be ignored silently (the solver only applies boluses as jumps).
-        if let Some(duration_day) = first.duration_day {
+        if let Some(duration_day) = first.infusion_day() {
             return Err(ParamError::Invalid {
                 name: "car_t".into(),
                 reason: format!(

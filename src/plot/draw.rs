@@ -129,12 +129,17 @@ macro_rules! render {
 }
 
 /// plotters' bitmap errors display as `Debug` text (`IOError(Os { code: 28, kind:
-/// StorageFull, message: "No space left on device" })`): keep the operating system's message.
+/// StorageFull, message: "No space left on device" })`, or from the PNG encoder
+/// `ImageError(IoError(Custom { kind: Other, error: "No space left on device (os error 28)" }))`):
+/// keep the operating system's message.
 fn readable(msg: &str) -> String {
-    let Some(start) = msg.find("message: \"") else {
+    let Some((start, skip)) = ["message: \"", "error: \""]
+        .iter()
+        .find_map(|key| msg.find(key).map(|i| (i, key.len())))
+    else {
         return msg.to_string();
     };
-    let rest = msg.get(start + 10..).unwrap_or_default();
+    let rest = msg.get(start + skip..).unwrap_or_default();
     let text = rest.split('"').next().unwrap_or(rest);
     let code = msg
         .split("code: ")
@@ -232,7 +237,8 @@ fn y_range(p: &BandPanel) -> (f64, f64) {
         let pos: Vec<f64> = vals.filter(|v| *v > 0.0).collect();
         let hi = pos.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
         let mut lo = pos.iter().copied().fold(hi, f64::min).max(hi * 1e-6);
-        if let Some(dl) = p.detection_limit {
+        if let Some((dl, _)) = &p.reference {
+            let dl = *dl;
             lo = lo.min(dl * 0.5);
         }
         let lo = 10f64.powf(lo.log10().floor());
@@ -362,7 +368,8 @@ where
         ))?
         .label("median")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], MEDIAN.stroke_width(2)));
-    if let Some(dl) = p.detection_limit {
+    if let Some((dl, label)) = &p.reference {
+        let dl = *dl;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(t0, dl), (t1, dl)],
@@ -370,7 +377,7 @@ where
                 6,
                 LIMIT.stroke_width(2),
             ))?
-            .label(format!("detection limit {}", tick(&dl)))
+            .label(label.clone())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], LIMIT.stroke_width(2)));
     }
     // The legend goes in the right-hand corner the bands leave free at the end of the horizon.
@@ -691,6 +698,8 @@ mod tests {
     #[test]
     fn bitmap_errors_read_as_the_os_message() {
         let debug = r#"backend error: Drawing backend error: IOError(Os { code: 28, kind: StorageFull, message: "No space left on device" })"#;
+        assert_eq!(readable(debug), "No space left on device (os error 28)");
+        let debug = r#"backend error: Drawing backend error: ImageError(IoError(Custom { kind: Other, error: "No space left on device (os error 28)" }))"#;
         assert_eq!(readable(debug), "No space left on device (os error 28)");
         assert_eq!(readable("Bad layout"), "Bad layout");
     }

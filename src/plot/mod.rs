@@ -53,8 +53,10 @@ pub struct BandPanel {
     pub bands: Vec<[f64; 5]>,
     /// Whether the y axis is logarithmic (cells spanning decades).
     pub log_y: bool,
-    /// Detection limit drawn as a dashed line, in the output's unit.
-    pub detection_limit: Option<f64>,
+    /// Reference line drawn dashed (value in the output's unit, legend label): the threshold
+    /// the model's endpoints apply to this output, or its detection limit
+    /// ([`Model::reference_line`]).
+    pub reference: Option<(f64, String)>,
 }
 
 /// Short titles for the SLE model's outputs.
@@ -102,7 +104,7 @@ pub fn band_panels<M: Model<N>, const N: usize>(
                 times_day: result.summary.band_times_day().to_vec(),
                 bands: result.summary.bands(k),
                 log_y: info.log_scale,
-                detection_limit: (info.detection_limit > 0.0).then_some(info.detection_limit),
+                reference: model.reference_line(k),
             })
         })
         .collect()

@@ -249,7 +249,9 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     ws.rates.clear();
     ws.rates.resize(model.inputs().len(), 0.0);
     ws.trajectory.tracked.clear();
-    ws.trajectory.tracked.resize(model.tracked_len(), f64::NAN);
+    ws.trajectory
+        .tracked
+        .resize(model.tracked_len(start_day, end_day), f64::NAN);
     model.track_init(patient, &mut ws.trajectory.tracked);
     let zero = SVector::<f64, N>::zeros();
 
@@ -276,7 +278,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
         // Boluses at the segment start.
         while next_dose < doses.len() && doses[next_dose].time_day <= a {
             let d = &doses[next_dose];
-            if d.duration_day.is_none() {
+            if d.is_bolus() {
                 model.apply_bolus(patient, d.input, d.amount, &mut y);
             }
             next_dose += 1;
@@ -369,7 +371,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     // Boluses at the horizon end, so that the last output reports the post-dose state.
     while next_dose < doses.len() && doses[next_dose].time_day <= end_day {
         let d = &doses[next_dose];
-        if d.duration_day.is_none() {
+        if d.is_bolus() {
             model.apply_bolus(patient, d.input, d.amount, &mut y);
         }
         next_dose += 1;

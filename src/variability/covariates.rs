@@ -40,7 +40,8 @@ pub struct Covariates {
 impl Covariates {
     /// The typical patient of PROTOTYPE.md §3: a 65 kg, 166 cm woman of 22 years (Mackensen 2022
     /// median age), eGFR 90 mL/min, blood B 200/µL and T 1000/µL (SLE medians 206 and 962/µL,
-    /// PMC1954659), anti-dsDNA 200 IU/mL (assumption), SLEDAI-2K 16 (Mackensen 2022 median).
+    /// PMC1954659), anti-dsDNA 80 IU/mL on the EliA dsDNA scale (the population median, an
+    /// assumption), SLEDAI-2K 16 (Mackensen 2022 median).
     pub fn typical() -> Self {
         Covariates {
             sex: Sex::Female,
@@ -50,7 +51,7 @@ impl Covariates {
             egfr_ml_per_min: 90.0,
             baseline_b_cells_per_ul: 200.0,
             baseline_t_cells_per_ul: 1000.0,
-            baseline_anti_dsdna_iu_per_ml: 200.0,
+            baseline_anti_dsdna_iu_per_ml: 80.0,
             baseline_sledai: 16.0,
         }
     }

@@ -231,11 +231,14 @@ impl Population {
                 min: 150.0,
                 max: 4000.0,
             },
+            // On the EliA dsDNA scale (the default anti-dsDNA definition): anti-dsDNA-positive
+            // patients (> 15 IU/mL) up to the assay's upper reporting limit (379 IU/mL); median
+            // and spread are assumptions (was median 200, ω 0.6 on no named assay).
             baseline_anti_dsdna_iu_per_ml: Dist::LogNormal {
-                median: 200.0,
-                omega: 0.6,
-                min: 20.0,
-                max: 2000.0,
+                median: 80.0,
+                omega: 0.8,
+                min: 15.0,
+                max: 379.0,
             },
             baseline_sledai: Dist::Normal {
                 mean: 14.0,

@@ -1,6 +1,6 @@
 //! Built-in model 1: CD19 CAR-T therapy of systemic lupus erythematosus.
 //!
-//! A 14-state ODE model (PROTOTYPE.md design, MODEL.md mechanisms 1–12) of CAR-T expansion,
+//! A 15-state ODE model (PROTOTYPE.md design, MODEL.md mechanisms 1–12) of CAR-T expansion,
 //! contraction and persistence, B-cell depletion and naive reconstitution, the autoreactive
 //! compartment, anti-dsDNA, a SLEDAI-2K surrogate, host T cells and an IL-6-like cytokine, with
 //! fludarabine (Langenhorst 2019 three-compartment popPK) and cyclophosphamide
@@ -24,8 +24,9 @@
 //! | 9 | `Pb` | Mcells | autoreactive plasmablasts | yes |
 //! | 10 | `Ll` | Mcells | autoreactive long-lived plasma cells | no (CD19−) |
 //! | 11 | `Ab` | IU/mL | anti-dsDNA | |
-//! | 12 | `Sd` | points | SLEDAI-2K surrogate | |
+//! | 12 | `Sd` | points | SLEDAI-2K surrogate, part driven by anti-dsDNA | |
 //! | 13 | `Th` | Mcells | host T cells | |
+//! | 14 | `So` | points | SLEDAI-2K surrogate, organ part (driven by autoreactive B activity, resolves slowly) | |
 //!
 //! # Equations
 //! Auxiliaries: fludarabine (F-ara-A) and cyclophosphamide plasma concentrations `C_F`, `C_C`
@@ -43,8 +44,9 @@
 //! dDv/dt = r·E/(E + 10⁻⁶)
 //! dBm/dt = S_B − (k_tr + κ + k_LD,B)·Bm,                      k_tr = 4/Λ
 //! dTi/dt = k_tr·(T(i−1) − Ti) − (κ + k_LD,B)·Ti,              i = 1..3, T0 = Bm
-//! dBn/dt = k_tr·T3 − (d_N + k_rec + κ + k_LD,B)·Bn
-//! dAm/dt = [g_A·(1 − Am/K_A) − δ_x·A_x/(Am + A_x) − κ − k_LD,B]·Am + k_rec·Bn
+//! dBn/dt = k_tr·T3 − (d_N + κ + k_LD,B)·Bn
+//! dAm/dt = [g_A·(1 − Am/K_A) − δ_x·A_x/(Am + A_x) − κ − k_LD,B]·Am
+//! dSo/dt = k_O·(φ_O·SD0·(Am + Pb)/(Am0 + Pb0) − So)
 //! dPb/dt = k_PB·Am − (d_PB + κ + k_LD,B)·Pb
 //! dLl/dt = k_PL·Pb − d_LL·Ll
 //! dAb/dt = p_PB·Pb + p_LL·Ll − k_Ab·Ab,                       k_Ab = ln 2 / t½_IgG
@@ -71,12 +73,14 @@
 //! `track` module source): the CAR-T peak is the largest value of any step's Hermite cubic, its
 //! AUC the cubics' exact integral, depletion, reappearance and seroconversion days are threshold
 //! crossings of the cubics, and values at fixed days (day 14, day 90, month 3) are the cubic at
-//! that day (NaN when that day lies outside the horizon). So the output grid
-//! (`SolverOptions::output_step_day`) changes the reported curves, the bands and the relapse
-//! step, never these endpoints.
+//! that day (NaN when that day lies outside the horizon). The relapse step and the
+//! elimination flag read the CD19+ kill rate, the recruitment and the autoreactive clone
+//! sampled on the dense output at fixed knots every 0.25 day. So the output grid
+//! (`SolverOptions::output_step_day`) changes the reported curves and the bands, never an
+//! endpoint.
 //!
 //! The state at the start of the horizon is the analytic steady state without therapy: blood B
-//! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/(d_N + k_rec))`,
+//! (covariate) = `to_blood·(T3 + Bn + Am)`, `S_B = (B_tot − Am0)/(1/k_tr + 1/d_N)`,
 //! `K_A` so that `Am0` is an equilibrium, `Pb0`, `Ll0` (1 Mcell) and the antibody production
 //! constants from their steady states (LLPC give the share `f_LL` of production), `SD_max` so that
 //! the SLEDAI steady state is the baseline covariate, `K_T` the baseline blood T count.
@@ -91,14 +95,28 @@
 //! remission in only 78% (target ≥ 90%, Mackensen 2022: 5/5); relative, 98% at unchanged
 //! typical-patient course (θ_50 = 0.3 = 60/200 IU/mL).
 //!
+//! **Organ activity not driven by anti-dsDNA.** A share `φ_O` of the baseline SLEDAI surrogate
+//! (organ involvement: nephritis, serositis, skin, arthritis) follows the autoreactive B-cell
+//! activity `(Am + Pb)/(Am0 + Pb0)` and resolves at its own rate `k_O` (state `So`); the rest
+//! follows anti-dsDNA (state `Sd`); the SLEDAI surrogate is `Sd + So`. Both `φ_O` and `k_O`
+//! vary between patients, so remission at month 3 depends on the patient (baseline severity,
+//! how much of it is organ involvement, how fast the organ heals) and on the regimen (how fast
+//! the B-cell drive falls): 89% of the default cohort are in remission at month 3 (DORIS 5/5 in
+//! Mackensen 2022 is likely, P ≥ 0.2, from 72%), 70% at 1e5 CAR-T/kg. With the anti-dsDNA part
+//! alone, 98% were in remission under nearly every regimen that depleted.
+//!
 //! # Relapse or lasting reset (stochastic)
 //! When the autoreactive memory clone falls to a handful of cells the ODE no longer describes
 //! it: after the solve, [`Model::stochastic_endpoints`] hands a clone of `n_sw` = 100 cells to an
 //! exact birth–death simulation with the ODE's own per-cell rates (CAR-T killing and
 //! lymphodepletion from the output `cd19_kill_rate_per_day`), seeded from the patient's
-//! stochastic stream. It dies out (lasting reset) or regrows (relapse); see the `relapse`
-//! module source for the hybrid switch, the regrowth rule and the relapse day. A weaker product
-//! or a lower dose leaves less CAR-T pressure when the clone is small, so more clones escape.
+//! stochastic stream. It dies out (reset) or regrows (relapse). Returning naive B cells also
+//! found new autoreactive clones (recruitment `k_rec·Bn`, a patient-specific propensity with
+//! ω 1.5), each a lineage of its own that CAR-T kill while they persist: a patient in remission
+//! relapses months after B cells return, once CAR-T killing has faded (see the `relapse` module
+//! source for the hybrid switch, the founding of new clones, the regrowth rule and the relapse
+//! day). A weaker product, a lower dose or shorter persistence leaves less CAR-T pressure when
+//! the clones are small, so more escape, and sooner.
 //!
 //! Eliminated compartments can show round-off of ≈ −10⁻¹² Mcells: rate terms use `max(x, 0)`.
 //!
@@ -110,32 +128,42 @@
 //! comes from the few patients whose myeloid response is strong.
 //!
 //! B-cell depletion: blood B < 1 cell/µL; reappearance: first time ≥ 1 cell/µL after depletion.
-//! Anti-dsDNA negative: below 10% of the patient's baseline titre. Remission at month 3:
+//! Anti-dsDNA negative: below the EliA dsDNA assay's cut-off, 10 IU/mL ([`AntiDsDnaCutoff`];
+//! relative to the patient's baseline titre on request). Remission at month 3:
 //! SLEDAI surrogate < 2 at day 90 (Mackensen 2022: SLEDAI-2K 0–2 at month 3). Relapse: the
 //! regrown autoreactive clone back to ½ of its baseline size, plus 30 days for anti-dsDNA and
-//! disease activity to rise. Lasting remission: remission at month 3, no relapse within the
-//! horizon and the autoreactive clone extinct at its end.
+//! disease activity to rise. Lasting remission: remission at month 3, the patient's own
+//! autoreactive clone extinct, and no clone (own or new) regrown within the horizon.
 //!
 //! # Where the spread comes from
-//! A linear regression of each endpoint (log scale) on the patient's log covariates and log
-//! varied parameters (standardised, so each squared coefficient is that input's share of the
-//! variance; the inputs are drawn independently) over the default cohort (2,000 patients,
-//! seed 1) and the KYSA-1 dose-level-1 cohort (`scenarios/kysa1_dl1.toml`, `kyv101` product,
-//! 1,000 patients), measured 2026-12-03:
+//! A linear regression of each endpoint (log scale for continuous ones, the 0/1 flag for
+//! relapse and remission) on the patient's log covariates and log varied parameters
+//! (standardised, so each squared coefficient is that input's share of the variance; the inputs
+//! are drawn independently) over the default cohort (2,000 patients, seed 1) and the KYSA-1
+//! dose-level-1 cohort (`scenarios/kysa1_dl1.toml`, `kyv101` product, 2,000 patients), measured
+//! 2026-12-03 on the model with relapse after response and the organ part of disease activity:
 //!
 //! | endpoint | cohort | linear R² | largest shares of the variance |
 //! |---|---|---|---|
-//! | B-cell return day | Erlangen | 0.933 | memory decline δ_M 53%, baseline B 22%, ρ 10%, D50 5%, k_kill 3%, maturation delay 2% |
-//! | B-cell return day | KYSA-1 DL1 | 0.925 | δ_M 74%, baseline B 8%, D50 5%, ρ 4%, maturation delay 1% |
-//! | IL-6 peak (CRS grade) | Erlangen | 0.967 | myeloid amplification (p_IL) 80%, baseline B 10%, weight 2%, ρ 1% |
-//! | IL-6 peak (CRS grade) | KYSA-1 DL1 | 0.975 | p_IL 80%, baseline B 11%, weight 2% |
-//! | CAR-T peak | Erlangen | 0.984 | baseline B 72%, ρ 16%, k_kill 5%, D50 3% |
+//! | B-cell return day | Erlangen | 0.934 | memory decline δ_M 53%, baseline B 21%, ρ 9%, D50 5%, k_kill 3%, maturation delay 2% |
+//! | B-cell return day | KYSA-1 DL1 | 0.928 | δ_M 73%, baseline B 8%, D50 5%, ρ 4%, maturation delay 1% |
+//! | IL-6 peak (CRS grade) | Erlangen | 0.967 | myeloid amplification (p_IL) 82%, baseline B 11%, weight 2%, ρ 1% |
+//! | IL-6 peak (CRS grade) | KYSA-1 DL1 | 0.971 | p_IL 83%, baseline B 11%, weight 2% |
+//! | relapse within a year (5.4%) | Erlangen | 0.148 | recruitment propensity k_rec 10%, baseline B 3%, δ_M 1% |
+//! | relapse within a year (7.5%) | KYSA-1 DL1 | 0.176 | k_rec 13%, baseline B 3%, δ_M 1% |
+//! | remission at month 3 (89%) | Erlangen | 0.334 | organ resolution k_O 23%, baseline SLEDAI 5%, organ share φ_O 3%, IgG t½ 1% |
 //!
 //! The B-cell return is led by how long memory CAR-T persist, with the oncology popPK spread of
 //! that persistence (ω 0.9, Stein 2019), then by the baseline B-cell count (antigen drives the
 //! burst). With the earlier ω 0.2, sized on the five Erlangen patients, baseline B led (46%)
-//! and a log-linear fit explained 97% of the variance. Relapse has no decomposition yet: under
-//! the Erlangen regimen no virtual patient relapses within the year.
+//! and a log-linear fit explained 97% of the variance. CRS grade follows the patient's myeloid
+//! amplification. Relapse is a rare, partly stochastic event (the founding of a clone is a
+//! chance event: a linear model of the flag explains little); by quartile of the input
+//! (lowest to highest), relapse within a year under the Erlangen regimen is 0.0, 1.4, 4.0 and
+//! 16.2% by recruitment propensity `k_rec`, 2.4, 5.0, 6.8 and 7.4% by memory decline `δ_M`
+//! (shorter persistence: earlier B return, more recruits while CAR-T have faded), and 1.4, 3.6,
+//! 4.8 and 11.8% by baseline B count (a larger naive pool founds more clones); under KYSA-1
+//! DL1, 0.4, 1.8, 5.4, 22.4% by `k_rec` and 3.6, 7.4, 9.8, 9.2% by `δ_M`.
 
 mod params;
 mod relapse;
@@ -157,7 +185,7 @@ use crate::model::{
 use crate::variability::{Covariates, Iiv, PatientRng};
 
 /// Number of states of the SLE model.
-pub const SLE_STATES: usize = 14;
+pub const SLE_STATES: usize = 15;
 
 /// State indices.
 mod ix {
@@ -175,6 +203,7 @@ mod ix {
     pub const AB: usize = 11;
     pub const SD: usize = 12;
     pub const TH: usize = 13;
+    pub const SO: usize = 14;
 }
 
 const STATES: &[StateInfo] = &[
@@ -247,6 +276,12 @@ const STATES: &[StateInfo] = &[
         name: "host_t_cells",
         unit: "1e6 cells",
         description: "host T cells, whole body",
+    },
+    StateInfo {
+        name: "sledai_organ",
+        unit: "points",
+        description: "organ part of the SLEDAI-2K surrogate (slowly resolving, not driven by \
+                      anti-dsDNA)",
     },
 ];
 
@@ -597,6 +632,10 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
     ("maturation_delay_day", 0.15),
     // IgG half-life: keeps ≥ 90% anti-dsDNA negative at month 3 (measured: ω 0.2 gives 78%).
     ("igg_half_life_day", 0.10),
+    // Disease activity not driven by anti-dsDNA (organ involvement): its share of baseline
+    // activity (logit scale) and how fast it resolves vary between patients — assumptions.
+    ("organ_activity_share", 1.0),
+    ("organ_resolution_per_day", 0.5),
     // CRS tail: the patient's myeloid amplification of CAR-T-triggered cytokine release (IL-6
     // comes mostly from monocytes/macrophages activated by CAR-T, Norelli et al. and Giavridis
     // et al., Nat Med 2018) varies over orders of magnitude between patients (CRS grades 0–5 in
@@ -617,7 +656,53 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
     ("flu_q3_l_per_h", 0.13),
     // Cyclophosphamide t½ 6–8 h between patients — assumption.
     ("cy_half_life_h", 0.25),
+    // The patient's propensity to found new autoreactive clones (genetic risk, interferon
+    // signature, autoantigen load) — assumption: ω 1.5 spreads it over two orders of magnitude
+    // (95% of patients within ×/÷ 19 of the typical value), so relapse depends on it by degrees,
+    // not all or nothing (one shared value made relapse 0% at 1e-11/day and 86% at 1e-9/day).
+    ("naive_to_autoreactive_per_day", 1.5),
 ];
+
+/// When an anti-dsDNA titre counts as negative.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum AntiDsDnaCutoff {
+    /// Below an assay's cut-off, IU/mL: what a clinical laboratory reports as negative.
+    Assay {
+        /// The assay and its reference range.
+        assay: &'static str,
+        /// Negative below this titre, IU/mL.
+        negative_below_iu_per_ml: f64,
+    },
+    /// Below a fraction of the patient's own baseline titre (a modelling convention, not a
+    /// laboratory result).
+    RelativeToBaseline {
+        /// The fraction of the baseline titre.
+        fraction: f64,
+    },
+}
+
+impl AntiDsDnaCutoff {
+    /// EliA dsDNA (Phadia/Thermo Fisher fluorescence enzyme immunoassay, the commonest
+    /// quantitative anti-dsDNA test in European laboratories): negative < 10 IU/mL, equivocal
+    /// 10–15, positive > 15 (manufacturer's reference range, e.g. the Boone Health test
+    /// catalogue; Lupus Sci Med 2014;1:e000007, Table 1: EliA reference interval < 10 IU/mL).
+    pub const ELIA: Self = AntiDsDnaCutoff::Assay {
+        assay: "EliA dsDNA (Phadia), negative < 10 IU/mL",
+        negative_below_iu_per_ml: 10.0,
+    };
+
+    /// The titre below which a patient with baseline titre `baseline_iu_per_ml` is negative.
+    pub fn below_iu_per_ml(&self, baseline_iu_per_ml: f64) -> f64 {
+        match *self {
+            AntiDsDnaCutoff::Assay {
+                negative_below_iu_per_ml,
+                ..
+            } => negative_below_iu_per_ml,
+            AntiDsDnaCutoff::RelativeToBaseline { fraction } => fraction * baseline_iu_per_ml,
+        }
+    }
+}
 
 /// Definitions used to turn trajectories into endpoints. All are assumptions
 /// (PROTOTYPE.md §2) and can be changed per study.
@@ -625,8 +710,9 @@ pub const DEFAULT_OMEGA: &[(&str, f64)] = &[
 pub struct SleDefinitions {
     /// Blood B-cell detection threshold for depletion and reappearance, cells/µL.
     pub b_cell_threshold_per_ul: f64,
-    /// Anti-dsDNA is negative below this fraction of the patient's baseline titre.
-    pub anti_dsdna_negative_fraction: f64,
+    /// When anti-dsDNA counts as negative (default: the EliA dsDNA assay's cut-off,
+    /// [`AntiDsDnaCutoff::ELIA`]).
+    pub anti_dsdna_negative: AntiDsDnaCutoff,
     /// Remission: SLEDAI surrogate below this value at the month-3 visit.
     pub remission_sledai_below: f64,
     /// Day of the month-3 visit.
@@ -660,7 +746,7 @@ impl Default for SleDefinitions {
     fn default() -> Self {
         SleDefinitions {
             b_cell_threshold_per_ul: 1.0,
-            anti_dsdna_negative_fraction: 0.1,
+            anti_dsdna_negative: AntiDsDnaCutoff::ELIA,
             remission_sledai_below: 2.0,
             month3_day: 90.0,
             crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
@@ -703,6 +789,9 @@ pub struct SlePatient {
     p_ll: f64,
     sd_max: f64,
     ab50_g: f64,
+    /// Organ activity at full drive per Mcell of autoreactive memory B + plasmablasts
+    /// (`φ_O·SD0/(Am0 + Pb0)`), points/Mcell.
+    organ_drive_per_mcell: f64,
     k_t_per_ul: f64,
     y0: SVector<f64, SLE_STATES>,
     flu: Exposure<3>,
@@ -714,7 +803,7 @@ pub struct SlePatient {
     hill_sledai: Power,
     /// Right-hand-side constants folded once per patient. Each is the leading part of the
     /// expression it replaces, evaluated in the same order, so the derivative is the same to the
-    /// bit: `δ_E + k_EM`, `d_N + k_rec`, `δ_x·A_x`, `1 − f_mem`.
+    /// bit: `δ_E + k_EM`, `d_N`, `δ_x·A_x`, `1 − f_mem`.
     effector_loss_per_day: f64,
     naive_loss_per_day: f64,
     allee_numerator: f64,
@@ -864,13 +953,13 @@ impl Model<SLE_STATES> for SleModel {
         let k_tr = 4.0 / p.maturation_delay_day;
         let b_tot = cov.baseline_b_cells_per_ul / to_blood;
         let am0 = p.autoreactive_fraction * b_tot;
-        let d_n_eff = p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day;
+        let d_n_eff = p.naive_b_turnover_per_day;
         let s_b = (b_tot - am0) / (1.0 / k_tr + 1.0 / d_n_eff);
         let bm0 = s_b / k_tr;
         let bn0 = s_b / d_n_eff;
         // Autoreactive memory: K_A such that Am0 is an equilibrium.
         let allee = p.allee_death_per_day * p.allee_scale_mcells / (am0 + p.allee_scale_mcells);
-        let q = allee - p.naive_to_autoreactive_per_day * bn0 / am0;
+        let q = allee;
         let ratio = q / p.autoreactive_growth_per_day;
         if ratio >= 1.0 {
             return Err(ParamError::Invalid {
@@ -893,7 +982,10 @@ impl Model<SLE_STATES> for SleModel {
         // Disease drive by the titre relative to the patient's own baseline (θ_50·Ab0).
         let ab50_g = (p.sledai_half_titre_fraction * ab0).powf(p.sledai_hill);
         let ab0_g = ab0.powf(p.sledai_hill);
-        let sd_max = cov.baseline_sledai * (ab50_g + ab0_g) / ab0_g;
+        // Baseline activity: the organ share φ_O follows autoreactive B-cell activity and
+        // resolves slowly; the rest follows anti-dsDNA.
+        let sd_organ0 = p.organ_activity_share * cov.baseline_sledai;
+        let sd_max = (cov.baseline_sledai - sd_organ0) * (ab50_g + ab0_g) / ab0_g;
         let k_t_per_ul = cov.baseline_t_cells_per_ul;
         let th0 = k_t_per_ul / to_blood;
 
@@ -907,7 +999,8 @@ impl Model<SLE_STATES> for SleModel {
         y0[ix::PB] = pb0;
         y0[ix::LL] = ll0;
         y0[ix::AB] = ab0;
-        y0[ix::SD] = cov.baseline_sledai;
+        y0[ix::SD] = cov.baseline_sledai - sd_organ0;
+        y0[ix::SO] = sd_organ0;
         y0[ix::TH] = th0;
 
         // Lymphodepletion PK (Langenhorst 2019, allometric to 70 kg; rates per day).
@@ -949,6 +1042,7 @@ impl Model<SLE_STATES> for SleModel {
             p_ll,
             sd_max,
             ab50_g,
+            organ_drive_per_mcell: sd_organ0 / (am0 + pb0),
             k_t_per_ul,
             y0,
             flu,
@@ -959,7 +1053,7 @@ impl Model<SLE_STATES> for SleModel {
             hill_potential: Power::new(p.potential_hill),
             hill_sledai: Power::new(p.sledai_hill),
             effector_loss_per_day: p.effector_death_per_day + p.effector_to_memory_per_day,
-            naive_loss_per_day: p.naive_b_turnover_per_day + p.naive_to_autoreactive_per_day,
+            naive_loss_per_day: p.naive_b_turnover_per_day,
             allee_numerator: p.allee_death_per_day * p.allee_scale_mcells,
             effector_product_fraction: 1.0 - p.product_memory_fraction,
         })
@@ -1055,13 +1149,14 @@ impl Model<SLE_STATES> for SleModel {
         dy[ix::T3] = pt.k_tr * (t2 - t3) - loss_b * t3;
         dy[ix::BN] = pt.k_tr * t3 - (pt.naive_loss_per_day + loss_b) * bn;
         let allee = pt.allee_numerator / (am + p.allee_scale_mcells);
-        dy[ix::AM] = (p.autoreactive_growth_per_day * (1.0 - am / pt.k_a) - allee - loss_b) * am
-            + p.naive_to_autoreactive_per_day * bn;
+        dy[ix::AM] = (p.autoreactive_growth_per_day * (1.0 - am / pt.k_a) - allee - loss_b) * am;
         dy[ix::PB] = pt.k_pb * am - (p.plasmablast_death_per_day + loss_b) * pb;
         dy[ix::LL] = pt.k_pl * pb - p.llpc_death_per_day * ll;
         dy[ix::AB] = pt.p_pb * pb + pt.p_ll * ll - pt.k_ab * ab;
         let ab_g = pt.hill_sledai.pow(ab);
         dy[ix::SD] = p.sledai_rate_per_day * (pt.sd_max * ab_g / (pt.ab50_g + ab_g) - sd);
+        dy[ix::SO] =
+            p.organ_resolution_per_day * (pt.organ_drive_per_mcell * (am + pb) - y[ix::SO]);
         let gompertz = if t_b > 0.0 {
             -p.t_recovery_per_day * (t_b / pt.k_t_per_ul).ln()
         } else {
@@ -1096,7 +1191,7 @@ impl Model<SLE_STATES> for SleModel {
         o[out::AUTOREACTIVE_B] = b * pos(y[ix::AM]);
         o[out::T_CELLS] = b * pos(y[ix::TH] + y[ix::E] + y[ix::M]);
         o[out::ANTI_DSDNA] = pos(y[ix::AB]);
-        o[out::SLEDAI] = pos(y[ix::SD]);
+        o[out::SLEDAI] = pos(y[ix::SD]) + pos(y[ix::SO]);
         let e = pos(y[ix::E]);
         let u = antigen_mcells(y);
         o[out::IL6_PRODUCTION] = il6_production_rate(pt, e, u);
@@ -1111,8 +1206,53 @@ impl Model<SLE_STATES> for SleModel {
         o[out::CYCLOPHOSPHAMIDE] = c_c;
     }
 
-    fn tracked_len(&self) -> usize {
-        track::slot::LEN
+    /// The endpoints' definitions as reference lines: B-cell depletion/return threshold, the
+    /// anti-dsDNA assay cut-off, the remission cut-off of the SLEDAI surrogate and the IL-6
+    /// level of CRS grade 2; the CAR-T detection limit of flow cytometry.
+    fn reference_line(&self, output: usize) -> Option<(f64, String)> {
+        let d = &self.definitions;
+        match output {
+            out::B_CELLS => Some((
+                d.b_cell_threshold_per_ul,
+                format!("depletion/return {} cells/µL", d.b_cell_threshold_per_ul),
+            )),
+            out::ANTI_DSDNA => match d.anti_dsdna_negative {
+                AntiDsDnaCutoff::Assay {
+                    assay,
+                    negative_below_iu_per_ml,
+                } => Some((negative_below_iu_per_ml, format!("cut-off: {assay}"))),
+                // Relative to each patient's baseline: no single line.
+                _ => None,
+            },
+            out::SLEDAI => Some((
+                d.remission_sledai_below,
+                format!("remission < {}", d.remission_sledai_below),
+            )),
+            out::IL6 => Some((
+                d.crs_il6_thresholds_pg_per_ml[1],
+                format!("CRS grade 2 ≥ {} pg/mL", d.crs_il6_thresholds_pg_per_ml[1]),
+            )),
+            out::CAR_T => Some((
+                OUTPUTS[out::CAR_T].detection_limit,
+                format!(
+                    "flow detection {} cells/µL",
+                    OUTPUTS[out::CAR_T].detection_limit
+                ),
+            )),
+            _ => {
+                let info = OUTPUTS.get(output)?;
+                (info.detection_limit > 0.0).then(|| {
+                    (
+                        info.detection_limit,
+                        format!("detection limit {}", info.detection_limit),
+                    )
+                })
+            }
+        }
+    }
+
+    fn tracked_len(&self, start_day: f64, end_day: f64) -> usize {
+        track::slot::LEN + track::KNOT_SERIES * track::knot_count(start_day, end_day)
     }
 
     fn track_init(&self, _pt: &SlePatient, tracked: &mut [f64]) {
@@ -1157,7 +1297,9 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::B_REAPPEARANCE_DAY] = tk[slot::B_REAPPEARANCE_DAY];
         let b14 = tk[slot::B_DAY14];
         o[ep::B_DAY14] = b14;
-        let neg_cut = d.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        let neg_cut = d
+            .anti_dsdna_negative
+            .below_iu_per_ml(pt.baseline_anti_dsdna);
         o[ep::ANTI_DSDNA_NEGATIVE_DAY] = tk[slot::ANTI_DSDNA_NEGATIVE_DAY];
         let sd3 = tk[slot::SLEDAI_MONTH3];
         o[ep::SLEDAI_MONTH3] = sd3;
@@ -1179,10 +1321,12 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::CRS_GE2] = flag(grade >= 2.0);
         o[ep::CRS_GE3] = flag(grade >= 3.0);
         let cut = d.autoreactive_eliminated_fraction * pt.baseline_autoreactive_per_ul;
-        let from = tr.index_of(m3);
-        let eliminated = tr.output(out::AUTOREACTIVE_B)[from..]
-            .iter()
-            .all(|&v| v < cut);
+        // On the fixed knots of the dense output (not the output grid), from month 3 on.
+        let (origin, _, _, clone) = track::knot_series(tk);
+        let from = ((m3 - origin) / track::KNOT_STEP_DAY).ceil().max(0.0) as usize;
+        let eliminated = clone
+            .get(from..)
+            .is_some_and(|c| c.iter().all(|&v| v < cut));
         o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);
         // Filled by `stochastic_endpoints`.
         for k in ep::AUTOREACTIVE_EXTINCTION_DAY..=ep::LASTING_REMISSION {

@@ -76,19 +76,33 @@ param_table! {
     /// Autoreactive memory B cells as a fraction of baseline blood B cells.
     autoreactive_fraction: "Am0/B0", "1", 0.01, [1e-6, 0.5],
         Assumption("2/µL of 200/µL (PROTOTYPE.md §3)");
-    /// Autoreactive memory B proliferation rate (logistic).
-    autoreactive_growth_per_day: "g_A", "1/day", 0.0266, [1e-4, 1.0],
-        Literature("memory B turnover 2.66%/day, Macallan et al., Blood 2005");
+    /// Net growth rate of a small autoreactive clone (logistic), once autoantigen and T-cell
+    /// help drive it: the rate at which a surviving or newly founded clone regrows.
+    autoreactive_growth_per_day: "g_A", "1/day", 0.2, [1e-4, 1.0],
+        Calibrated("relapse months after B-cell return, not years: 0.2/day (doubling 3.5 days) \
+                    puts relapses of the Erlangen regimen at months 7–12 (anti-synthetase \
+                    relapse at 9 months, Nat Med 2025) and KYV-101's earliest at months 5–6 \
+                    (MODEL.md §7). The resting memory B turnover, 2.66%/day (Macallan et al., \
+                    Blood 2005), was the earlier value: regrowth then took ≈ 460 days, so no \
+                    relapse fell within a year. Antigen-driven B-cell expansion is faster still \
+                    (germinal-centre cycles of 6–12 h)");
     /// Allee (small-clone) death rate of autoreactive memory B cells.
-    allee_death_per_day: "δ_x", "1/day", 0.0532, [0.0, 1.0],
+    allee_death_per_day: "δ_x", "1/day", 0.4, [0.0, 2.0],
         Assumption("2·g_A: below ≈ A_x the clone shrinks by itself, elimination is absorbing");
     /// Clone size below which the Allee death dominates.
     allee_scale_mcells: "A_x", "1e6 cells", 1e-5, [1e-9, 10.0],
         Assumption("10 cells: a handful of cells without help dies out (ODE stand-in for \
                     demographic extinction; above it the stochastic relapse phase decides)");
-    /// Recruitment of naive B cells into the autoreactive compartment (relapse handle).
-    naive_to_autoreactive_per_day: "k_rec", "1/day", 0.0, [0.0, 1.0],
-        Assumption("0 by default: returning B cells are naive (Mackensen 2022)");
+    /// Recruitment of naive B cells into new autoreactive clones (de novo autoreactivity from
+    /// the returning naive repertoire, driven by persistent autoantigen).
+    naive_to_autoreactive_per_day: "k_rec", "1/day", 2e-12, [0.0, 1e-6],
+        Calibrated("relapse after response rare under the Erlangen regimen: one relapse (at 9 \
+                    months) among > 40 patients of the Erlangen programme in remission up to \
+                    4 years (MODEL.md §7; 95% interval of that share 0.1–13%); 2e-12/day gives \
+                    4.6% relapse within a year (2,000 patients, seed 1, measured 2026-12-03: \
+                    1e-12 → 2.5%, 3e-12 → 6.9%). Relapse after rituximab in SLE comes after B-cell \
+                    repopulation, earlier with faster repopulation (Vital et al., Rheumatology \
+                    2012;51:1208)");
     /// Plasmablasts per autoreactive memory B cell at baseline.
     plasmablast_ratio: "Pb0/Am0", "1", 0.2, [1e-3, 10.0],
         Assumption("sets the plasmablast pool at baseline");
@@ -118,6 +132,19 @@ param_table! {
     sledai_rate_per_day: "k_SD", "1/day", 0.1, [1e-3, 10.0],
         Assumption("organ inflammation resolves over weeks; checked: SLEDAI surrogate median \
                     0.7 (Mackensen 2022: 0, range 0–2) at month 3");
+    /// Share of the baseline SLEDAI-2K surrogate carried by organ involvement (nephritis,
+    /// serositis, skin, arthritis) that follows autoreactive B-cell activity and resolves at
+    /// the organ's own pace, not with anti-dsDNA.
+    organ_activity_share: "φ_O", "1", 0.5, [0.0, 1.0],
+        Assumption("SLEDAI-2K counts serology (anti-dsDNA, complement) as 4 of a typical 14–16 \
+                    points and nephritis as up to 16; half of baseline activity is organ \
+                    involvement (logit-normal spread across patients, ω 1.0)");
+    /// Rate at which organ activity resolves once its drive is gone.
+    organ_resolution_per_day: "k_O", "1/day", 0.033, [1e-3, 1.0],
+        Calibrated("DORIS remission at month 3 in 5/5 (Mackensen 2022; compatible with ≥ 72%) \
+                    and SLEDAI-2K 0 (range 0–2) at month 3: t½ 21 days typical; organ \
+                    responses after B-cell-targeted therapy take weeks to months (proteinuria \
+                    in lupus nephritis), hence the spread ω 0.5");
     // --- host T cells ------------------------------------------------------------------------
     /// Gompertz recovery rate of host T cells.
     t_recovery_per_day: "r_T", "1/day", 0.17, [1e-3, 5.0],

@@ -52,8 +52,40 @@ pub(super) mod slot {
     pub const ANTI_DSDNA_MONTH3: usize = 12;
     /// Blood T cells at day 0 (after the infusion), cells/µL.
     pub const T_DAY0: usize = 13;
-    /// Number of slots.
-    pub const LEN: usize = 16;
+    /// Day of the first knot (the horizon start).
+    pub const KNOT_ORIGIN: usize = 16;
+    /// Number of fixed slots; the knot series follow (see [`super::knot_series`]).
+    pub const LEN: usize = 17;
+}
+
+/// Spacing of the knots at which the relapse step's inputs are sampled on the dense output,
+/// day: fixed, so that the relapse endpoints do not depend on the output grid.
+pub(super) const KNOT_STEP_DAY: f64 = 0.25;
+/// Series sampled at the knots: CD19+ kill rate (1/day), recruitment into new autoreactive
+/// clones (cells/day), autoreactive memory B (cells/µL blood).
+pub(super) const KNOT_SERIES: usize = 3;
+
+/// Knots on `[start_day, end_day]` (both ends included).
+pub(super) fn knot_count(start_day: f64, end_day: f64) -> usize {
+    let span = end_day - start_day;
+    if span.is_finite() && span >= 0.0 {
+        (span / KNOT_STEP_DAY).floor() as usize + 1
+    } else {
+        0
+    }
+}
+
+/// The knot series of a tracked vector: `(origin_day, kill, recruitment, clone)`, each series
+/// of equal length (empty when the tracked vector has none).
+pub(super) fn knot_series(tracked: &[f64]) -> (f64, &[f64], &[f64], &[f64]) {
+    if tracked.len() <= slot::LEN {
+        return (f64::NAN, &[], &[], &[]);
+    }
+    let k = (tracked.len() - slot::LEN) / KNOT_SERIES;
+    let rest = &tracked[slot::LEN..slot::LEN + KNOT_SERIES * k];
+    let (kill, rest) = rest.split_at(k);
+    let (recruit, clone) = rest.split_at(k);
+    (tracked[slot::KNOT_ORIGIN], kill, recruit, clone)
 }
 
 /// States summed for each blood quantity.
@@ -89,7 +121,7 @@ fn probes(pt: &SlePatient, defs: &SleDefinitions) -> [(usize, f64, &'static [usi
     [
         (slot::B_DAY14, 14.0, B_CELLS, b),
         (slot::CAR_T_DAY90, 90.0, CAR_T, b),
-        (slot::SLEDAI_MONTH3, defs.month3_day, &[ix::SD], 1.0),
+        (slot::SLEDAI_MONTH3, defs.month3_day, &[ix::SD, ix::SO], 1.0),
         (slot::ANTI_DSDNA_MONTH3, defs.month3_day, &[ix::AB], 1.0),
         (slot::T_DAY0, 0.0, T_CELLS, b),
     ]
@@ -116,6 +148,7 @@ pub(super) fn step(
     if tr.len() < slot::LEN {
         return;
     }
+    fill_knots(pt, span, tr);
     let (t0, h) = (span.t0_day, span.h_day());
     let at = |s: f64| t0 + s * h;
 
@@ -195,7 +228,9 @@ pub(super) fn step(
     }
 
     if tr[slot::ANTI_DSDNA_NEGATIVE_DAY].is_nan() {
-        let cut = defs.anti_dsdna_negative_fraction * pt.baseline_anti_dsdna;
+        let cut = defs
+            .anti_dsdna_negative
+            .below_iu_per_ml(pt.baseline_anti_dsdna);
         if let Some(s) = span
             .cubic(&[ix::AB], 1.0)
             .first_crossing(cut, lo, hi, Crossing::Below)
@@ -243,4 +278,40 @@ pub(super) fn il6_excess_at(span: &StepSpan<'_, SLE_STATES>, t_day: f64, tracked
         return tracked[slot::IL6_EXCESS];
     }
     il6_cubic(span, tracked).value(span.fraction(t_day))
+}
+
+/// Samples the relapse step's inputs at the knots inside `span` on its dense output (a point
+/// span, after boluses, overwrites the knot at its time: the series are right-continuous).
+fn fill_knots(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) {
+    let k_total = (tr.len() - slot::LEN) / KNOT_SERIES;
+    if k_total == 0 {
+        return;
+    }
+    if tr[slot::KNOT_ORIGIN].is_nan() {
+        tr[slot::KNOT_ORIGIN] = span.t0_day;
+    }
+    let origin = tr[slot::KNOT_ORIGIN];
+    let first = ((span.t0_day - origin) / KNOT_STEP_DAY).ceil().max(0.0) as usize;
+    let last = ((span.t1_day - origin) / KNOT_STEP_DAY).floor();
+    if last < 0.0 {
+        return;
+    }
+    let last = (last as usize).min(k_total - 1);
+    for k in first..=last {
+        let t = origin + k as f64 * KNOT_STEP_DAY;
+        let y = span.state_at(t.clamp(span.t0_day, span.t1_day));
+        let (e, m) = (pos(y[ix::E]), pos(y[ix::M]));
+        let kill = super::cd19_loss_rate(
+            pt,
+            pt.flu.concentration_at(t),
+            pt.cy.concentration_at(t),
+            e,
+            m,
+            antigen_mcells(&y),
+        );
+        let base = slot::LEN + k;
+        tr[base] = kill;
+        tr[base + k_total] = pt.p.naive_to_autoreactive_per_day * pos(y[ix::BN]) * 1e6;
+        tr[base + 2 * k_total] = pt.to_blood * pos(y[ix::AM]);
+    }
 }
