@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use cartsim::cohort::{Cohort, CohortResult};
+use cartsim::cohort::{Cohort, CohortResult, Records};
 use cartsim::io::{self, OutputSet, nonmem, scenario::Scenario};
 use cartsim::model::{Model, SleModel};
 use cartsim::shard::run_range_chunked;
@@ -84,7 +84,9 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
     let secs = t0.elapsed().as_secs_f64();
 
     let mut written = io::write_cohort_files(&set, &cohort, &result, false)?;
-    written.insert(1, "patients.csv");
+    if cohort.records() == Records::Keep {
+        written.insert(1, "patients.csv");
+    }
     io::write_atomic(&set.path("scenario.toml")?, |w| {
         w.write_all(scenario_toml.as_bytes())
     })?;
@@ -132,9 +134,13 @@ fn run(args: Args) -> Result<(), cartsim::Error> {
 /// Runs the cohort in chunks, streaming each chunk's rows of `patients.csv` into the output set
 /// (memory does not grow with the cohort), with a progress bar (patients/s, ETA) when stderr is
 /// a terminal and the run is expected to take more than about two seconds. Summaries merge
-/// exactly, so the result is bit-identical to `cohort.run()` (without records).
+/// exactly, so the result is bit-identical to `cohort.run()` (without records). A scenario with
+/// `records = false` gets no `patients.csv`.
 fn run_streaming(cohort: &Sle, set: &OutputSet) -> Result<CohortResult, cartsim::Error> {
     let n = cohort.n_patients();
+    if cohort.records() == Records::Discard {
+        return cohort.run();
+    }
     let path = set.path("patients.csv")?;
     let io_err = |source| cartsim::Error::Io {
         path: path.display().to_string(),

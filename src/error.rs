@@ -55,6 +55,15 @@ pub enum Error {
         /// The arm's failure count, as [`Error::Failures`].
         source: Box<Error>,
     },
+    /// The run was cancelled ([`RunControl::cancel`](crate::cohort::RunControl::cancel)); no
+    /// result was produced.
+    #[error("run cancelled after {done} of {total} patients; no result was produced")]
+    Cancelled {
+        /// Patients finished before the run stopped.
+        done: u64,
+        /// Patients in the run.
+        total: u64,
+    },
     /// Reading or writing a file failed.
     #[error("i/o error on `{path}`: {source}")]
     Io {
@@ -99,6 +108,51 @@ pub enum Error {
         /// Its error message.
         message: String,
     },
+}
+
+/// What kind of error an [`Error`](enum@Error) is, for callers that react by kind rather than by
+/// variant (a language binding maps [`ErrorKind::Input`] to `ValueError`, [`ErrorKind::Io`] to
+/// `OSError`, the rest to `RuntimeError`; a command line picks an exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Invalid input: a parameter, regimen, cohort specification, scenario file, shard file or
+    /// command line that the caller can fix.
+    Input,
+    /// Reading or writing a file failed.
+    Io,
+    /// A simulation failed: the solver, a non-finite output or a failed patient.
+    Solver,
+    /// More patients failed than the run allows ([`Error::Failures`]).
+    Failures,
+    /// The run was cancelled ([`Error::Cancelled`]).
+    Cancelled,
+    /// Anything else: drawing a figure, a failed rank of a distributed run.
+    Other,
+}
+
+impl Error {
+    /// The kind of this error.
+    ///
+    /// ```
+    /// use cartsim::error::{Error, ErrorKind};
+    /// assert_eq!(Error::Input("bad".into()).kind(), ErrorKind::Input);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Param(_)
+            | Error::Regimen(_)
+            | Error::Spec(_)
+            | Error::Input(_)
+            | Error::Scenario(_)
+            | Error::Shard { .. } => ErrorKind::Input,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Solve(_) | Error::Patient(_) | Error::Output(_) => ErrorKind::Solver,
+            Error::Failures { .. } | Error::ArmFailures { .. } => ErrorKind::Failures,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::Plot { .. } | Error::Rank { .. } => ErrorKind::Other,
+        }
+    }
 }
 
 impl From<ScenarioError> for Error {
@@ -529,6 +583,28 @@ mod tests {
         fn assert_bounds<T: Send + Sync + 'static>() {}
         assert_bounds::<Error>();
         assert_bounds::<PatientError>();
+    }
+
+    #[test]
+    fn kinds_follow_the_stage() {
+        let io = Error::Io {
+            path: "x".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(io.kind(), ErrorKind::Io);
+        let solve: Error = SolveError::StepSizeUnderflow { t_day: 1.0 }.into();
+        assert_eq!(solve.kind(), ErrorKind::Solver);
+        let scenario: Error = ScenarioError::new(Some("seed".into()), "bad").into();
+        assert_eq!(scenario.kind(), ErrorKind::Input);
+        let spec: Error = SpecError::Invalid {
+            field: "patients".into(),
+            reason: "must be > 0".into(),
+        }
+        .into();
+        assert_eq!(spec.kind(), ErrorKind::Input);
+        let c = Error::Cancelled { done: 3, total: 9 };
+        assert_eq!(c.kind(), ErrorKind::Cancelled);
+        assert!(c.to_string().contains("3 of 9"), "{c}");
     }
 
     #[test]

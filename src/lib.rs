@@ -54,6 +54,7 @@
 //! | draw percentile bands or a dose–response chart | [`plot`] (drawing: feature `plot`) | `cohort`, `dose_exploration` |
 //! | split a cohort over machines | [`Cohort::run_range`](cohort::Cohort::run_range) + [`CohortResult::merge`](cohort::CohortResult::merge) | |
 //! | write my own model | the [`Model`](model::Model) trait | `custom_model` |
+//! | run cohorts from Python or a notebook | the `cartsim` Python package (`python/`, PyO3), over [`io::scenario::Scenario`], [`cohort::RunControl`], [`cohort::patient_table`], [`io::CohortSummary`] | `python/examples/dose_response.py` |
 //! | find which parameters, doses or product attributes drive an endpoint (Morris, Sobol') | [`sensitivity::CohortStudy`] (any model) or [`sensitivity::Study`] (any function) | `sensitivity` |
 //!
 //! ## Layers
@@ -99,6 +100,8 @@
 //! ([`Error`] aggregates [`error::ParamError`], [`error::RegimenError`], [`error::SolveError`],
 //! [`error::PatientError`], [`error::SpecError`], [`error::ScenarioError`]); messages name the
 //! field, the value and what was expected — for scenario files also the key path and line.
+//! [`Error::kind`] sorts them ([`error::ErrorKind`]: bad input, I/O, solver, too many failures,
+//! cancelled), e.g. for a binding that raises `ValueError`, `OSError` or `RuntimeError`.
 //!
 //! ## Features
 //!

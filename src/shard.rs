@@ -687,7 +687,7 @@ impl ShardSet {
         let set = io::OutputSet::create(dir)?;
         write_patients_from(
             &set.path("patients.csv")?,
-            Some(&layout.patients_header),
+            Some(&layout.patients_header()),
             &mut |w| {
                 for s in &self.shards {
                     s.copy_rows(w)?;

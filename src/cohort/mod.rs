@@ -23,10 +23,11 @@
 //! ```
 
 pub mod explore;
+pub mod table;
 
 use std::ops::Range;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -42,6 +43,9 @@ use crate::variability::{
 };
 
 pub use crate::patient::SolverUsed;
+pub use table::{
+    Cell, ColumnGroup, ColumnKind, ColumnValues, PatientColumn, patient_columns, patient_table,
+};
 
 /// What to do when a patient fails (scenario files: `"stop"` or `"continue"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -65,7 +69,11 @@ pub enum Records {
 }
 
 /// One simulated patient.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares every field, with floats (parameters, endpoints) equal when they are equal
+/// numbers or both NaN: an endpoint that is undefined for a patient (NaN: "not reached") does not
+/// make two identical records unequal.
+#[derive(Debug, Clone)]
 pub struct PatientRecord {
     /// Patient id.
     pub id: u64,
@@ -79,6 +87,66 @@ pub struct PatientRecord {
     pub stats: SolveStats,
     /// Which solver produced the result.
     pub solver: SolverUsed,
+}
+
+impl PartialEq for PatientRecord {
+    fn eq(&self, o: &Self) -> bool {
+        fn same(a: &[f64], b: &[f64]) -> bool {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+        }
+        self.id == o.id
+            && self.covariates == o.covariates
+            && same(&self.params, &o.params)
+            && same(&self.endpoints, &o.endpoints)
+            && self.stats == o.stats
+            && self.solver == o.solver
+    }
+}
+
+/// A handle to a running cohort, shared between the run and its caller (another thread, a
+/// signal handler, a binding's event loop): [`RunControl::cancel`] stops the run at the next
+/// patient, and [`RunControl::done`] counts the patients finished so far.
+///
+/// A cancelled run returns [`Error::Cancelled`], never a partial result.
+///
+/// ```
+/// use cartsim::prelude::*;
+/// use cartsim::cohort::{Cohort, RunControl};
+///
+/// let cohort = Cohort::builder(SleModel::default()).patients(40).seed(1).build()?;
+/// let control = RunControl::new();
+/// control.cancel(); // e.g. from another thread on Ctrl-C
+/// let err = cohort.run_with_control(&control).unwrap_err();
+/// assert_eq!(err.kind(), cartsim::error::ErrorKind::Cancelled);
+/// # Ok::<(), cartsim::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct RunControl {
+    cancelled: AtomicBool,
+    done: AtomicU64,
+}
+
+impl RunControl {
+    /// A control that is not cancelled, no patient done.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks the run to stop: patients not yet started are skipped and the run returns
+    /// [`Error::Cancelled`].
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+    /// Whether [`RunControl::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+    /// Patients finished (simulated or failed) so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
 }
 
 /// Progress of a run, passed to a progress callback after each block of patients.
@@ -631,6 +699,14 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     pub fn summary_mode(&self) -> SummaryMode {
         self.summary_mode
     }
+    /// Whether per-patient records are kept.
+    pub fn records(&self) -> Records {
+        self.records
+    }
+    /// Solver options (validated).
+    pub fn solver(&self) -> &SolverOptions {
+        &self.solver
+    }
 
     /// A canonical text description of everything that decides a patient's result and how it
     /// is summarised, except the seed and the cohort size: model (name, states, parameters with
@@ -938,7 +1014,17 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     /// # Errors
     /// With [`OnFailure::Stop`], the failure of the lowest failing patient id.
     pub fn run(&self) -> Result<CohortResult, Error> {
-        self.run_range_with(0..self.n_patients, true, None)
+        self.run_range_with(0..self.n_patients, true, None, None)
+    }
+
+    /// Runs every patient in parallel, as [`Cohort::run`], under `control`: the run stops at the
+    /// next patient once [`RunControl::cancel`] is called, and [`RunControl::done`] counts the
+    /// patients finished.
+    ///
+    /// # Errors
+    /// [`Error::Cancelled`] when cancelled (no partial result); otherwise as [`Cohort::run`].
+    pub fn run_with_control(&self, control: &RunControl) -> Result<CohortResult, Error> {
+        self.run_range_with(0..self.n_patients, true, None, Some(control))
     }
 
     /// Runs every patient on the calling thread.
@@ -946,7 +1032,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     /// # Errors
     /// As [`Cohort::run`].
     pub fn run_sequential(&self) -> Result<CohortResult, Error> {
-        self.run_range_with(0..self.n_patients, false, None)
+        self.run_range_with(0..self.n_patients, false, None, None)
     }
 
     /// Runs patients `range` (a shard) in parallel.
@@ -954,7 +1040,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
     /// # Errors
     /// [`SpecError`] for an empty range or one beyond the cohort; otherwise as [`Cohort::run`].
     pub fn run_range(&self, range: Range<u64>) -> Result<CohortResult, Error> {
-        self.run_range_with(range, true, None)
+        self.run_range_with(range, true, None, None)
     }
 
     /// Runs patients `range` in parallel, calling `progress` after each block.
@@ -966,7 +1052,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         range: Range<u64>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<CohortResult, Error> {
-        self.run_range_with(range, true, Some(progress))
+        self.run_range_with(range, true, Some(progress), None)
     }
 
     fn run_range_with(
@@ -974,6 +1060,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         range: Range<u64>,
         parallel: bool,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
+        control: Option<&RunControl>,
     ) -> Result<CohortResult, Error> {
         if range.start >= range.end || range.end > self.n_patients {
             return Err(SpecError::Invalid {
@@ -998,6 +1085,13 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             .into());
         }
         let done = AtomicU64::new(0);
+        let done_before = control.map_or(0, RunControl::done);
+        let cancelled = || control.is_some_and(RunControl::is_cancelled);
+        let count = |n: u64| {
+            if let Some(c) = control {
+                c.done.fetch_add(n, Ordering::Relaxed);
+            }
+        };
         // One partial result and one scratch per worker thread for the whole run, merged at the
         // end: summaries merge exactly, so which thread simulated which patient changes no bit,
         // and a partial's set-up (band sketches, a band batch buffer of a few MB) and merge are
@@ -1021,15 +1115,30 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
                     let (p, s) = &mut *slot;
                     let a = start + task * PATIENTS_PER_TASK;
                     for id in a..a.saturating_add(PATIENTS_PER_TASK).min(end) {
+                        if cancelled() {
+                            return;
+                        }
                         self.fold_patient(p, s, id);
+                        count(1);
                     }
                 });
             } else {
                 let mut slot = lock(0);
                 let (p, s) = &mut *slot;
                 for id in start..end {
+                    if cancelled() {
+                        break;
+                    }
                     self.fold_patient(p, s, id);
+                    count(1);
                 }
+            }
+            if cancelled() {
+                // Patients of this block may have been skipped: no result, however far it got.
+                return Err(Error::Cancelled {
+                    done: control.map_or(0, |c| c.done().saturating_sub(done_before)),
+                    total,
+                });
             }
             if self.on_failure == OnFailure::Stop {
                 // The lowest failing id of the blocks run so far, whichever thread met it.
@@ -1068,5 +1177,76 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             stiff_retries,
             fingerprint: self.fingerprint(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SleModel;
+
+    fn cohort(n: u64) -> Cohort<SleModel, { crate::model::sle::SLE_STATES }> {
+        Cohort::builder(SleModel::default())
+            .patients(n)
+            .seed(11)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_controlled_run_equals_a_plain_one_and_counts_patients() {
+        let c = cohort(40);
+        let control = RunControl::new();
+        let a = c.run_with_control(&control).unwrap();
+        let b = c.run().unwrap();
+        assert_eq!(control.done(), 40);
+        assert!(!control.is_cancelled());
+        assert_eq!(a.records, b.records);
+        assert_eq!(
+            format!("{:?}", a.summary.endpoint_stats()),
+            format!("{:?}", b.summary.endpoint_stats())
+        );
+    }
+
+    #[test]
+    fn cancelling_from_another_thread_stops_the_run_without_a_result() {
+        let c = cohort(3000);
+        let control = RunControl::new();
+        let err = std::thread::scope(|s| {
+            s.spawn(|| {
+                while control.done() < 20 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                control.cancel();
+            });
+            c.run_with_control(&control).unwrap_err()
+        });
+        match err {
+            Error::Cancelled { done, total } => {
+                assert_eq!(total, 3000);
+                assert!((20..3000).contains(&done), "done {done}");
+            }
+            other => panic!("expected a cancellation, got {other}"),
+        }
+        assert!(control.done() < 3000);
+    }
+
+    #[test]
+    fn records_with_nan_endpoints_compare_equal_to_their_copies() {
+        let c = cohort(30);
+        let r = c.run().unwrap();
+        let with_nan = r
+            .records
+            .iter()
+            .find(|x| x.endpoints.iter().any(|v| v.is_nan()))
+            .expect("some patient has an undefined endpoint");
+        assert_eq!(with_nan, &with_nan.clone());
+        let mut other = with_nan.clone();
+        let i = other.endpoints.iter().position(|v| v.is_nan()).unwrap();
+        other.endpoints[i] = 1.0;
+        assert_ne!(with_nan, &other);
+        let mut other = with_nan.clone();
+        other.params[0] = f64::NAN;
+        assert_ne!(with_nan, &other);
     }
 }

@@ -26,11 +26,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cohort::explore::{Arm, ArmResult};
-use crate::cohort::{Cohort, CohortResult, PatientRecord};
+use crate::cohort::{Cell, Cohort, CohortResult, PatientColumn, PatientRecord, patient_columns};
 use crate::error::{Error, PatientError};
 use crate::model::{EndpointKind, Model};
-use crate::summary::SummaryMode;
-use crate::variability::Sex;
+use crate::summary::{Stats, SummaryMode};
 
 /// A float for JSON: finite values as numbers, others as `null`.
 fn num(x: f64) -> Value {
@@ -50,8 +49,8 @@ pub struct OutputLayout {
     pub endpoints: Vec<(String, EndpointKind)>,
     /// Output names, in the model's output order.
     pub outputs: Vec<String>,
-    /// Header of the per-patient table ([`patients_header`]).
-    pub patients_header: Vec<String>,
+    /// Columns of the per-patient table ([`patient_columns`]).
+    pub columns: Vec<PatientColumn>,
     /// Summary mode of the cohort.
     pub summary_mode: SummaryMode,
     /// The CAR-T product, described ([`Product::describe`](crate::product::Product::describe)),
@@ -71,10 +70,135 @@ impl OutputLayout {
                 .map(|e| (e.name.to_string(), e.kind))
                 .collect(),
             outputs: m.outputs().iter().map(|o| o.name.to_string()).collect(),
-            patients_header: patients_header(cohort),
+            columns: patient_columns(cohort),
             summary_mode: cohort.summary_mode(),
             product: cohort.product().map(|p| p.describe()),
         }
+    }
+
+    /// Header of the per-patient table (the names of [`OutputLayout::columns`]).
+    pub fn patients_header(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// The unit of the per-patient column `name` (`""` when there is none).
+    fn unit(&self, name: &str) -> &str {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .map_or("", |c| c.unit.as_str())
+    }
+}
+
+/// Statistics of one continuous endpoint across a cohort.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSummary {
+    /// Endpoint name.
+    pub name: String,
+    /// Its unit.
+    pub unit: String,
+    /// `n, missing, mean, sd, p05..p95` (NaN where undefined, e.g. no patient with a value).
+    pub stats: Stats,
+}
+
+/// A cohort's summary as types: what `summary.json` holds ([`CohortSummary::to_json`]), in
+/// the model's endpoint order, with units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortSummary {
+    /// Patients in the run.
+    pub patients: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Patients that failed.
+    pub failed: u64,
+    /// Patients retried with the stiff solver.
+    pub stiff_retries: u64,
+    /// The summary mode, as in `summary.json` (`Exact`, `Streaming { alpha: 0.01 }`).
+    pub summary_mode: String,
+    /// The CAR-T product, described, when the cohort names one.
+    pub product: Option<String>,
+    /// Continuous endpoints.
+    pub endpoints: Vec<EndpointSummary>,
+    /// Fractions of patients with each flag endpoint set (`NaN` when no patient succeeded).
+    pub fractions: Vec<(String, f64)>,
+    /// Probability of attaining each target.
+    pub targets: Vec<(String, f64)>,
+}
+
+impl CohortSummary {
+    /// The summary of `result`, a run of `cohort`.
+    pub fn of<M: Model<N>, const N: usize>(cohort: &Cohort<M, N>, result: &CohortResult) -> Self {
+        Self::with(&OutputLayout::of(cohort), result)
+    }
+
+    /// [`CohortSummary::of`] from an [`OutputLayout`].
+    pub fn with(layout: &OutputLayout, result: &CohortResult) -> Self {
+        let stats = result.summary.endpoint_stats();
+        let mut endpoints = Vec::new();
+        let mut fractions = Vec::new();
+        for ((name, kind), s) in layout.endpoints.iter().zip(&stats) {
+            match kind {
+                EndpointKind::Continuous => endpoints.push(EndpointSummary {
+                    name: name.clone(),
+                    unit: layout.unit(name).to_string(),
+                    stats: *s,
+                }),
+                EndpointKind::Flag => fractions.push((name.clone(), s.mean)),
+            }
+        }
+        CohortSummary {
+            patients: result.range.end - result.range.start,
+            seed: result.seed,
+            failed: result.summary.failed,
+            stiff_retries: result.stiff_retries,
+            summary_mode: format!("{:?}", layout.summary_mode),
+            product: layout.product.clone(),
+            endpoints,
+            fractions,
+            targets: result
+                .summary
+                .target_attainment()
+                .into_iter()
+                .map(|(t, p)| (t.name.clone(), p))
+                .collect(),
+        }
+    }
+
+    /// The summary as JSON (what `summary.json` holds; keys sorted, NaN as `null`, no units):
+    /// `{"patients", "seed", "failed", "endpoints": {name: {n, missing, mean, sd, p05..p95}},
+    /// "fractions": {name: value}, "targets": {name: probability}, "stiff_retries",
+    /// "summary_mode"}`, plus `"product"` when the cohort names one.
+    pub fn to_json(&self) -> Value {
+        let endpoints: Map<String, Value> = self
+            .endpoints
+            .iter()
+            .map(|e| {
+                let s = &e.stats;
+                let v = json!({
+                    "n": s.n, "missing": s.missing, "mean": num(s.mean), "sd": num(s.sd),
+                    "p05": num(s.p05), "p25": num(s.p25), "p50": num(s.p50),
+                    "p75": num(s.p75), "p95": num(s.p95),
+                });
+                (e.name.clone(), v)
+            })
+            .collect();
+        let pairs = |v: &[(String, f64)]| -> Map<String, Value> {
+            v.iter().map(|(n, x)| (n.clone(), num(*x))).collect()
+        };
+        let mut json = json!({
+            "patients": self.patients,
+            "seed": self.seed,
+            "failed": self.failed,
+            "stiff_retries": self.stiff_retries,
+            "summary_mode": self.summary_mode,
+            "endpoints": endpoints,
+            "fractions": pairs(&self.fractions),
+            "targets": pairs(&self.targets),
+        });
+        if let (Some(p), Some(map)) = (&self.product, json.as_object_mut()) {
+            map.insert("product".into(), Value::String(p.clone()));
+        }
+        json
     }
 }
 
@@ -89,48 +213,9 @@ pub fn summary_json<M: Model<N>, const N: usize>(
     summary_json_with(&OutputLayout::of(cohort), result)
 }
 
-/// [`summary_json`] from an [`OutputLayout`].
+/// [`summary_json`] from an [`OutputLayout`] ([`CohortSummary::to_json`]).
 pub fn summary_json_with(layout: &OutputLayout, result: &CohortResult) -> Value {
-    let stats = result.summary.endpoint_stats();
-    let mut endpoints = Map::new();
-    let mut fractions = Map::new();
-    for ((name, kind), s) in layout.endpoints.iter().zip(&stats) {
-        match kind {
-            EndpointKind::Continuous => {
-                endpoints.insert(
-                    name.clone(),
-                    json!({
-                        "n": s.n, "missing": s.missing, "mean": num(s.mean), "sd": num(s.sd),
-                        "p05": num(s.p05), "p25": num(s.p25), "p50": num(s.p50),
-                        "p75": num(s.p75), "p95": num(s.p95),
-                    }),
-                );
-            }
-            EndpointKind::Flag => {
-                fractions.insert(name.clone(), num(s.mean));
-            }
-        }
-    }
-    let targets: Map<String, Value> = result
-        .summary
-        .target_attainment()
-        .into_iter()
-        .map(|(t, p)| (t.name.clone(), num(p)))
-        .collect();
-    let mut json = json!({
-        "patients": result.range.end - result.range.start,
-        "seed": result.seed,
-        "failed": result.summary.failed,
-        "stiff_retries": result.stiff_retries,
-        "summary_mode": format!("{:?}", layout.summary_mode),
-        "endpoints": endpoints,
-        "fractions": fractions,
-        "targets": targets,
-    });
-    if let (Some(p), Some(map)) = (&layout.product, json.as_object_mut()) {
-        map.insert("product".into(), Value::String(p.clone()));
-    }
-    json
+    CohortSummary::with(layout, result).to_json()
 }
 
 /// The summary as a plain-text table for terminals: continuous endpoints (mean, SD, p05, p50,
@@ -192,65 +277,17 @@ pub fn write_summary_json_with(
     })
 }
 
-/// Header of the per-patient table.
+/// Header of the per-patient table: the names of [`patient_columns`].
 pub fn patients_header<M: Model<N>, const N: usize>(cohort: &Cohort<M, N>) -> Vec<String> {
-    let mut h: Vec<String> = [
-        "id",
-        "sex",
-        "age_years",
-        "weight_kg",
-        "height_cm",
-        "bsa_m2",
-        "egfr_ml_per_min",
-        "baseline_b_cells_per_ul",
-        "baseline_t_cells_per_ul",
-        "baseline_anti_dsdna_iu_per_ml",
-        "baseline_sledai",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    h.extend(cohort.iiv().names().iter().cloned());
-    h.extend(
-        cohort
-            .model()
-            .endpoint_info()
-            .iter()
-            .map(|e| e.name.to_string()),
-    );
-    h.extend(
-        ["solver", "steps", "rhs_evals"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    h
+    patient_columns(cohort)
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
 }
 
-/// One row of the per-patient table.
+/// One row of the per-patient table: [`PatientRecord::cells`] as text.
 pub fn patient_row(r: &PatientRecord) -> Vec<String> {
-    let c = &r.covariates;
-    let mut row = vec![
-        r.id.to_string(),
-        match c.sex {
-            Sex::Female => "F".into(),
-            Sex::Male => "M".into(),
-        },
-        c.age_years.to_string(),
-        c.weight_kg.to_string(),
-        c.height_cm.to_string(),
-        c.bsa_m2().to_string(),
-        c.egfr_ml_per_min.to_string(),
-        c.baseline_b_cells_per_ul.to_string(),
-        c.baseline_t_cells_per_ul.to_string(),
-        c.baseline_anti_dsdna_iu_per_ml.to_string(),
-        c.baseline_sledai.to_string(),
-    ];
-    row.extend(r.params.iter().map(|v| v.to_string()));
-    row.extend(r.endpoints.iter().map(|v| v.to_string()));
-    row.push(r.solver.tag().into());
-    row.push(r.stats.accepted_steps.to_string());
-    row.push(r.stats.rhs_evals.to_string());
-    row
+    r.cells().iter().map(Cell::to_string).collect()
 }
 
 /// Writes the per-patient table (one row per successful patient, in id order).
@@ -316,16 +353,42 @@ pub fn write_bands_csv_with(
     write_atomic(path, |w| {
         let mut wr = csv::Writer::from_writer(w);
         wr.write_record(["time_day", "output", "p05", "p25", "p50", "p75", "p95"])?;
-        let times = result.summary.band_times_day();
-        for (k, o) in layout.outputs.iter().enumerate() {
-            for (t, q) in times.iter().zip(result.summary.bands(k)) {
-                let mut rec = vec![t.to_string(), o.clone()];
-                rec.extend(q.iter().map(|v| v.to_string()));
-                wr.write_record(&rec)?;
-            }
+        for row in band_rows(layout, result) {
+            let mut rec = vec![row.time_day.to_string(), row.output.to_string()];
+            rec.extend(row.quantiles.iter().map(|v| v.to_string()));
+            wr.write_record(&rec)?;
         }
         wr.flush()
     })
+}
+
+/// One row of the percentile bands (`bands.csv`): an output's quantiles
+/// ([`crate::summary::QUANTILES`]: 5, 25, 50, 75, 95%) across patients at one time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandRow<'a> {
+    /// Time, day.
+    pub time_day: f64,
+    /// Output name.
+    pub output: &'a str,
+    /// `p05, p25, p50, p75, p95`, in the output's unit.
+    pub quantiles: [f64; 5],
+}
+
+/// The percentile bands in long format, output by output, then by time: the rows of
+/// `bands.csv`.
+pub fn band_rows<'a>(layout: &'a OutputLayout, result: &CohortResult) -> Vec<BandRow<'a>> {
+    let times = result.summary.band_times_day();
+    let mut rows = Vec::with_capacity(times.len() * layout.outputs.len());
+    for (k, o) in layout.outputs.iter().enumerate() {
+        for (t, q) in times.iter().zip(result.summary.bands(k)) {
+            rows.push(BandRow {
+                time_day: *t,
+                output: o,
+                quantiles: q,
+            });
+        }
+    }
+    rows
 }
 
 /// The files [`write_cohort_outputs`] writes, in order (the figures only with the `plot`
@@ -345,7 +408,8 @@ pub const COHORT_OUTPUTS: &[&str] = &[
 /// [`output_set`]: nothing appears in `dir` unless every file was written, an earlier set in
 /// `dir` is replaced whole, a concurrent run into `dir` is refused):
 /// - `summary.json`: endpoint statistics, fractions, target attainment ([`summary_json`]);
-/// - `patients.csv`: one row per patient: covariates, sampled parameters, endpoints;
+/// - `patients.csv`: one row per patient: covariates, sampled parameters, endpoints (not when
+///   the cohort discards its records);
 /// - `bands.csv`: percentile bands of every output over time, long format;
 /// - with the `plot` feature, `bands.png` and `bands.svg`: CAR-T, B cells, anti-dsDNA and
 ///   SLEDAI bands (`cartsim::plot::write_band_figure`; the model must have those outputs);
@@ -370,7 +434,8 @@ pub fn write_cohort_outputs<M: Model<N>, const N: usize>(
 
 /// Writes the files of [`write_cohort_outputs`] into an open [`OutputSet`] (without
 /// committing it), `patients.csv` only when `patients` is true (a caller that streamed the rows
-/// writes it itself). Returns the names written.
+/// writes it itself) and the cohort keeps its records ([`Records::Keep`](crate::cohort::Records);
+/// a scenario's `records = false` leaves it out). Returns the names written.
 ///
 /// # Errors
 /// As [`write_cohort_outputs`].
@@ -383,7 +448,7 @@ pub fn write_cohort_files<M: Model<N>, const N: usize>(
     let mut names = Vec::with_capacity(COHORT_OUTPUTS.len() + 1);
     write_summary_json(&set.path("summary.json")?, cohort, result)?;
     names.push("summary.json");
-    if patients {
+    if patients && cohort.records() == crate::cohort::Records::Keep {
         write_patients_csv(&set.path("patients.csv")?, cohort, result)?;
         names.push("patients.csv");
     }

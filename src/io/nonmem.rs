@@ -188,7 +188,7 @@ impl NonmemRecord {
     /// The record as CSV fields, in [`COLUMNS`] order.
     pub fn fields(&self) -> Vec<String> {
         let c = &self.covariates;
-        vec![
+        let mut f = vec![
             self.id.to_string(),
             fmt_num(self.time_day),
             fmt_num(self.study_day),
@@ -204,16 +204,14 @@ impl NonmemRecord {
                 Sex::Female => "1".into(),
                 Sex::Male => "0".into(),
             },
-            fmt_num(c.age_years),
-            fmt_num(c.weight_kg),
-            fmt_num(c.height_cm),
-            fmt_num(c.bsa_m2()),
-            fmt_num(c.egfr_ml_per_min),
-            fmt_num(c.baseline_b_cells_per_ul),
-            fmt_num(c.baseline_t_cells_per_ul),
-            fmt_num(c.baseline_anti_dsdna_iu_per_ml),
-            fmt_num(c.baseline_sledai),
-        ]
+        ];
+        // The covariate columns of the per-patient table, under their NONMEM names.
+        f.extend(
+            Covariates::COLUMNS
+                .iter()
+                .map(|col| fmt_num((col.value)(c))),
+        );
+        f
     }
 }
 
@@ -557,6 +555,30 @@ pub fn write_nonmem_csv<M: Model<N>, const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn covariate_columns_are_the_per_patient_tables() {
+        let names: Vec<&str> = Covariates::COLUMNS.iter().map(|c| c.nonmem).collect();
+        assert_eq!(COLUMNS[COLUMNS.len() - names.len()..], names[..]);
+        assert_eq!(COLUMNS[COLUMNS.len() - names.len() - 1], "SEX");
+        let r = NonmemRecord {
+            id: 0,
+            time_day: 0.0,
+            study_day: 0.0,
+            dv: 0.0,
+            amt: 0.0,
+            rate_per_day: 0.0,
+            evid: 0,
+            mdv: 0,
+            cmt: 1,
+            cens: 0,
+            lloq: 0.0,
+            covariates: Covariates::typical(),
+        };
+        let f = r.fields();
+        assert_eq!(f.len(), COLUMNS.len());
+        assert_eq!(f[COLUMNS.iter().position(|&c| c == "WT").unwrap()], "65");
+    }
 
     #[test]
     fn numbers_are_compact_and_exact_enough() {

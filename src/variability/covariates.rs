@@ -61,6 +61,34 @@ impl Covariates {
         (self.height_cm * self.weight_kg / 3600.0).sqrt()
     }
 
+    /// Sets the numeric covariate `name` (a field name: `age_years`, `weight_kg`, `height_cm`,
+    /// `egfr_ml_per_min`, `baseline_b_cells_per_ul`, `baseline_t_cells_per_ul`,
+    /// `baseline_anti_dsdna_iu_per_ml`, `baseline_sledai`) to `value`, unchecked
+    /// ([`Covariates::validate`] checks). The body surface area is derived, not set.
+    ///
+    /// # Errors
+    /// [`ParamError::Unknown`] for any other name.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
+        let field = match name {
+            "age_years" => &mut self.age_years,
+            "weight_kg" => &mut self.weight_kg,
+            "height_cm" => &mut self.height_cm,
+            "egfr_ml_per_min" => &mut self.egfr_ml_per_min,
+            "baseline_b_cells_per_ul" => &mut self.baseline_b_cells_per_ul,
+            "baseline_t_cells_per_ul" => &mut self.baseline_t_cells_per_ul,
+            "baseline_anti_dsdna_iu_per_ml" => &mut self.baseline_anti_dsdna_iu_per_ml,
+            "baseline_sledai" => &mut self.baseline_sledai,
+            _ => {
+                return Err(ParamError::Unknown {
+                    name: name.to_string(),
+                    model: "covariates (bsa_m2 is derived from height and weight)".into(),
+                });
+            }
+        };
+        *field = value;
+        Ok(())
+    }
+
     /// Checks every field is finite and within physiological bounds.
     ///
     /// # Errors
@@ -111,6 +139,83 @@ impl Covariates {
     }
 }
 
+/// A numeric covariate as a column of the per-patient tables (`patients.csv`, the typed
+/// columns of [`crate::cohort::PatientColumn`], the bindings) and of NONMEM datasets: the one
+/// list of covariate columns, in table order, after `sex` ([`Covariates::COLUMNS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CovariateColumn {
+    /// Column name in `patients.csv` (`age_years`).
+    pub name: &'static str,
+    /// Unit (`years`).
+    pub unit: &'static str,
+    /// Column name in NONMEM datasets (`AGE`).
+    pub nonmem: &'static str,
+    /// The patient's value.
+    pub value: fn(&Covariates) -> f64,
+}
+
+impl Covariates {
+    /// The numeric covariate columns, in the order of `patients.csv` and of NONMEM datasets
+    /// (both put `sex` first: `F`/`M` in `patients.csv`, `SEX` 1/0 in NONMEM datasets). The
+    /// body surface area is derived ([`Covariates::bsa_m2`]).
+    pub const COLUMNS: [CovariateColumn; 9] = [
+        CovariateColumn {
+            name: "age_years",
+            unit: "years",
+            nonmem: "AGE",
+            value: |c| c.age_years,
+        },
+        CovariateColumn {
+            name: "weight_kg",
+            unit: "kg",
+            nonmem: "WT",
+            value: |c| c.weight_kg,
+        },
+        CovariateColumn {
+            name: "height_cm",
+            unit: "cm",
+            nonmem: "HT",
+            value: |c| c.height_cm,
+        },
+        CovariateColumn {
+            name: "bsa_m2",
+            unit: "m²",
+            nonmem: "BSA",
+            value: Covariates::bsa_m2,
+        },
+        CovariateColumn {
+            name: "egfr_ml_per_min",
+            unit: "mL/min",
+            nonmem: "EGFR",
+            value: |c| c.egfr_ml_per_min,
+        },
+        CovariateColumn {
+            name: "baseline_b_cells_per_ul",
+            unit: "cells/µL",
+            nonmem: "BCELL0",
+            value: |c| c.baseline_b_cells_per_ul,
+        },
+        CovariateColumn {
+            name: "baseline_t_cells_per_ul",
+            unit: "cells/µL",
+            nonmem: "TCELL0",
+            value: |c| c.baseline_t_cells_per_ul,
+        },
+        CovariateColumn {
+            name: "baseline_anti_dsdna_iu_per_ml",
+            unit: "IU/mL",
+            nonmem: "DSDNA0",
+            value: |c| c.baseline_anti_dsdna_iu_per_ml,
+        },
+        CovariateColumn {
+            name: "baseline_sledai",
+            unit: "points",
+            nonmem: "SLEDAI0",
+            value: |c| c.baseline_sledai,
+        },
+    ];
+}
+
 impl Default for Covariates {
     fn default() -> Self {
         Self::typical()
@@ -120,6 +225,17 @@ impl Default for Covariates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_settable_column_is_set_by_name() {
+        for col in Covariates::COLUMNS.iter().filter(|c| c.name != "bsa_m2") {
+            let mut c = Covariates::typical();
+            c.set(col.name, 42.5).unwrap();
+            assert_eq!((col.value)(&c), 42.5, "{}", col.name);
+        }
+        let e = Covariates::typical().set("bsa_m2", 2.0).unwrap_err();
+        assert!(e.to_string().contains("bsa_m2"), "{e}");
+    }
 
     #[test]
     fn mosteller_bsa() {

@@ -7,7 +7,7 @@ mod population;
 mod residual;
 mod rng;
 
-pub use covariates::{Covariates, Sex};
+pub use covariates::{CovariateColumn, Covariates, Sex};
 pub use iiv::{BoundIiv, Iiv};
 pub use population::{Dist, Population};
 pub use residual::ResidualError;

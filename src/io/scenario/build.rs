@@ -11,8 +11,8 @@ use super::format::{
     RegimenPreset, RegimenSpec, SolverSpec,
 };
 use super::locate::{KeyPath, Located, at, invalid};
-use crate::cohort::Cohort;
 use crate::cohort::explore::{Arm, flu_cy_grid};
+use crate::cohort::{Cohort, Records};
 use crate::error::{ParamError, RegimenError, SolveError, SpecError};
 use crate::io::nonmem::NonmemOptions;
 use crate::model::sle::SLE_STATES;
@@ -375,7 +375,11 @@ impl Scenario {
             .patients(self.patients)
             .seed(self.seed)
             .regimen(regimen)
-            .on_failure(self.on_failure.unwrap_or_default());
+            .on_failure(self.on_failure.unwrap_or_default())
+            .records(match self.records {
+                Some(false) => Records::Discard,
+                Some(true) | None => Records::Keep,
+            });
         if let Some(p) = &self.population {
             let pop = p.to_population();
             pop.validate().map_err(|e| {

@@ -97,6 +97,11 @@ pub struct Scenario {
     /// `"stop"` (default) or `"continue"` when a patient fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// Whether one record per patient is kept (`patients.csv`, the bindings' per-patient
+    /// table); default `true`. `false` keeps only the summary and bands, so memory stays
+    /// bounded for large cohorts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<bool>,
     /// Dosing regimen and horizon. Required.
     pub regimen: RegimenSpec,
     /// The CAR-T product (default: none, the model's own values = the Erlangen product).
@@ -150,6 +155,28 @@ impl Scenario {
             .check()
             .map_err(|l| Error::from(locate::in_text(text, l)))?;
         Ok(scenario)
+    }
+
+    /// Checks a scenario built or changed in code (e.g. `patients` or `seed` set after reading a
+    /// file) as [`Scenario::from_toml_str`] checks a file: the cohort, the NONMEM options, the
+    /// arms and the sensitivity study are built once.
+    ///
+    /// # Errors
+    /// [`Error::Scenario`] naming the key (without a line: the values are not in a text).
+    ///
+    /// ```
+    /// use cartsim::io::scenario::Scenario;
+    /// let mut s = Scenario::mackensen_2022();
+    /// s.patients = 0;
+    /// let e = s.validate().unwrap_err().to_string();
+    /// assert!(e.contains("key `patients`"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check().map_err(|l| {
+            let mut e = ScenarioError::new(l.path.display(), l.error.to_string());
+            e.cause = Some(Box::new(l.error));
+            Error::from(e)
+        })
     }
 
     /// Reads a scenario file.
@@ -215,6 +242,7 @@ impl Scenario {
             patients: 1000,
             seed: 1,
             on_failure: Some(OnFailure::Stop),
+            records: Some(true),
             regimen,
             product: None,
             population: Some(PopulationSpec::explicit(&Population::sle())),
@@ -279,6 +307,31 @@ mod tests {
             Err(Error::Scenario(e)) => e,
             other => panic!("expected a scenario error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn records_can_be_switched_off() {
+        let text = "patients = 12\nrecords = false\n[regimen]\npreset = 'mackensen_2022'\n";
+        let s = Scenario::from_toml_str(text).unwrap();
+        let cohort = s.cohort().unwrap();
+        assert_eq!(cohort.records(), crate::cohort::Records::Discard);
+        let without = cohort.run().unwrap();
+        assert!(without.records.is_empty());
+        let with = Scenario::from_toml_str(&text.replace("records = false\n", ""))
+            .unwrap()
+            .cohort()
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(with.records.len(), 12);
+        assert_eq!(
+            format!("{:?}", with.summary.endpoint_stats()),
+            format!("{:?}", without.summary.endpoint_stats())
+        );
+        let again = Scenario::from_toml_str(&s.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again.records, Some(false));
+        let e = error(&text.replace("false", "'no'"));
+        assert_eq!(e.key.as_deref(), Some("records"));
     }
 
     #[test]
