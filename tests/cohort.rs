@@ -23,22 +23,14 @@ fn cohort(n: u64, mode: SummaryMode) -> Cohort<SleModel, SLE_STATES> {
         .unwrap()
 }
 
-fn in_pool(threads: usize, f: impl FnOnce() -> CohortResult + Send) -> CohortResult {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
 #[test]
 fn bit_identical_across_threads_and_shards() {
     for mode in [SummaryMode::Exact, SummaryMode::Streaming { alpha: 0.01 }] {
         let c = cohort(37, mode);
         let n_out = c.model().outputs().len();
-        let one = in_pool(1, || c.run().unwrap());
-        let two = in_pool(2, || c.run().unwrap());
-        let eight = in_pool(8, || c.run().unwrap());
+        let one = common::in_pool(1, || c.run().unwrap());
+        let two = common::in_pool(2, || c.run().unwrap());
+        let eight = common::in_pool(8, || c.run().unwrap());
         let seq = c.run_sequential().unwrap();
         let shards = vec![
             c.run_range(20..37).unwrap(),

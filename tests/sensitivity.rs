@@ -1,7 +1,11 @@
 //! Global sensitivity analysis: analytic indices (Ishigami, Sobol' G), an ignored factor,
 //! Morris screening, determinism across threads and slices, and rejected studies.
 
+mod common;
+
 use std::f64::consts::PI;
+
+use common::in_pool;
 
 use cartsim::Error;
 use cartsim::calibrate::Statistic;
@@ -196,14 +200,6 @@ fn sle_study() -> CohortStudy<SleModel, { cartsim::model::sle::SLE_STATES }> {
         .seed(4)
         .build()
         .unwrap()
-}
-
-fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
 }
 
 #[test]

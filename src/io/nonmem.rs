@@ -185,6 +185,25 @@ pub struct NonmemRecord {
 }
 
 impl NonmemRecord {
+    /// A record of patient `id` with every field zero (time 0, an observation, compartment 0),
+    /// to fill in with struct-update syntax.
+    pub fn zero(id: u64, covariates: Covariates) -> Self {
+        NonmemRecord {
+            id,
+            time_day: 0.0,
+            study_day: 0.0,
+            dv: 0.0,
+            amt: 0.0,
+            rate_per_day: 0.0,
+            evid: 0,
+            mdv: 0,
+            cmt: 0,
+            cens: 0,
+            lloq: 0.0,
+            covariates,
+        }
+    }
+
     /// The record as CSV fields, in [`COLUMNS`] order.
     pub fn fields(&self) -> Vec<String> {
         let c = &self.covariates;
@@ -372,20 +391,7 @@ fn patient_records<M: Model<N>, const N: usize>(
             cause: Box::new(e.into()),
             params: Vec::new(),
         })?;
-    let base = NonmemRecord {
-        id,
-        time_day: 0.0,
-        study_day: 0.0,
-        dv: 0.0,
-        amt: 0.0,
-        rate_per_day: 0.0,
-        evid: 0,
-        mdv: 0,
-        cmt: 0,
-        cens: 0,
-        lloq: 0.0,
-        covariates: cov,
-    };
+    let base = NonmemRecord::zero(id, cov);
     let mut out = Vec::with_capacity(doses.len() + opts.times_day.len() * opts.outputs.len());
     for d in &doses {
         out.push(NonmemRecord {
@@ -562,18 +568,8 @@ mod tests {
         assert_eq!(COLUMNS[COLUMNS.len() - names.len()..], names[..]);
         assert_eq!(COLUMNS[COLUMNS.len() - names.len() - 1], "SEX");
         let r = NonmemRecord {
-            id: 0,
-            time_day: 0.0,
-            study_day: 0.0,
-            dv: 0.0,
-            amt: 0.0,
-            rate_per_day: 0.0,
-            evid: 0,
-            mdv: 0,
             cmt: 1,
-            cens: 0,
-            lloq: 0.0,
-            covariates: Covariates::typical(),
+            ..NonmemRecord::zero(0, Covariates::typical())
         };
         let f = r.fields();
         assert_eq!(f.len(), COLUMNS.len());

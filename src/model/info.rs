@@ -103,6 +103,19 @@ pub struct OutputInfo {
     pub description: &'static str,
 }
 
+impl OutputInfo {
+    /// The detection limit as a figure's reference line (value, label); `None` when there is
+    /// none (limit 0).
+    pub fn detection_line(&self) -> Option<(f64, String)> {
+        (self.detection_limit > 0.0).then(|| {
+            (
+                self.detection_limit,
+                format!("detection limit {}", self.detection_limit),
+            )
+        })
+    }
+}
+
 /// A per-patient endpoint computed from the trajectory.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EndpointInfo {

@@ -225,13 +225,7 @@ pub trait Model<const N: usize>: Send + Sync {
     /// threshold, so that a figure shows the definition the endpoints use; the default is the
     /// output's detection limit (none when it is 0).
     fn reference_line(&self, output: usize) -> Option<(f64, String)> {
-        let info = self.outputs().get(output)?;
-        (info.detection_limit > 0.0).then(|| {
-            (
-                info.detection_limit,
-                format!("detection limit {}", info.detection_limit),
-            )
-        })
+        self.outputs().get(output)?.detection_line()
     }
 }
 

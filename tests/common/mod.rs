@@ -297,3 +297,12 @@ pub fn b_below_1_day14() -> Target {
         threshold: 1.0,
     }
 }
+
+/// Runs `f` in a rayon pool of `threads` threads (results must not depend on it).
+pub fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}

@@ -1239,15 +1239,7 @@ impl Model<SLE_STATES> for SleModel {
                     OUTPUTS[out::CAR_T].detection_limit
                 ),
             )),
-            _ => {
-                let info = OUTPUTS.get(output)?;
-                (info.detection_limit > 0.0).then(|| {
-                    (
-                        info.detection_limit,
-                        format!("detection limit {}", info.detection_limit),
-                    )
-                })
-            }
+            _ => OUTPUTS.get(output)?.detection_line(),
         }
     }
 

@@ -60,7 +60,7 @@ pub(super) struct CloneFate {
     pub extinct: bool,
 }
 
-/// Per-cell rates of the small clone, from the trajectory's columns.
+/// Per-cell rates of the small clone, from the knot series of the dense output.
 struct CloneRates<'a> {
     start_day: f64,
     step_day: f64,
