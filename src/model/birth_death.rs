@@ -20,6 +20,7 @@
 //! value `((d/b)^n − (d/b)^N)/(1 − (d/b)^N)`.
 
 use rand::RngExt;
+use rand_distr::Exp1;
 
 use crate::variability::PatientRng;
 
@@ -35,6 +36,12 @@ pub trait BirthDeathRates {
     }
     /// Bounds over `[t0_day, t1_day]` and every `n ≥ 1`: `(max of b + d per cell, max of ν)`.
     fn bounds(&self, t0_day: f64, t1_day: f64) -> (f64, f64);
+    /// Bounds over `[t0_day, t1_day]` for a clone of exactly `n` cells: `(max of b + d per
+    /// cell, max of ν)`. Default: [`bounds`](Self::bounds). A tighter bound (rates that depend
+    /// on `n`) means fewer rejected candidates, not a different process.
+    fn bounds_at(&self, t0_day: f64, t1_day: f64, _n: u64) -> (f64, f64) {
+        self.bounds(t0_day, t1_day)
+    }
     /// Whether immigration is zero for every `t ≥ t_day` (an empty clone then stays empty).
     fn no_immigration_after(&self, _t_day: f64) -> bool {
         true
@@ -145,7 +152,7 @@ pub fn simulate_clone<R: BirthDeathRates + ?Sized>(
         if t >= t_end_day {
             return Fate::Alive { cells: n };
         }
-        let (c_max, nu_max) = rates.bounds(t, chunk_end);
+        let (c_max, nu_max) = rates.bounds_at(t, chunk_end, n);
         let bound = n as f64 * c_max + nu_max;
         if !(bound > 0.0 && bound.is_finite()) {
             // Nothing can happen in this chunk.
@@ -153,8 +160,7 @@ pub fn simulate_clone<R: BirthDeathRates + ?Sized>(
             chunk_end = (chunk_end + chunk).min(t_end_day);
             continue;
         }
-        let u: f64 = rng.random();
-        let tau = -(1.0 - u).ln() / bound;
+        let tau = rng.sample::<f64, _>(Exp1) / bound;
         if t + tau >= chunk_end {
             t = chunk_end;
             chunk_end = (chunk_end + chunk).min(t_end_day);

@@ -1255,6 +1255,10 @@ impl Model<SLE_STATES> for SleModel {
         track::step(pt, &self.definitions, step, tracked);
     }
 
+    fn finish(&self, _pt: &SlePatient, trajectory: &mut Trajectory) {
+        track::finish(&mut trajectory.tracked);
+    }
+
     fn observe_tracked(
         &self,
         pt: &SlePatient,
@@ -1314,9 +1318,12 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::CRS_GE3] = flag(grade >= 3.0);
         let cut = d.autoreactive_eliminated_fraction * pt.baseline_autoreactive_per_ul;
         // On the fixed knots of the dense output (not the output grid), from month 3 on.
-        let (origin, _, _, clone) = track::knot_series(tk);
-        let from = ((m3 - origin) / track::KNOT_STEP_DAY).ceil().max(0.0) as usize;
-        let eliminated = clone
+        let knots = track::knot_series(tk);
+        let from = ((m3 - knots.origin_day) / track::KNOT_STEP_DAY)
+            .ceil()
+            .max(0.0) as usize;
+        let eliminated = knots
+            .clone
             .get(from..)
             .is_some_and(|c| c.iter().all(|&v| v < cut));
         o[ep::AUTOREACTIVE_ELIMINATED] = flag(eliminated);

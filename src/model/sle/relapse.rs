@@ -19,7 +19,7 @@
 //! 4. **New clones (de novo autoreactivity).** Naive B cells are recruited into new
 //!    autoreactive clones at `ν(t) = k_rec·Bn(t)` cells/day (output
 //!    `autoreactive_recruitment_cells_per_day`): a Poisson process, simulated exactly by
-//!    thinning. Each recruit founds a lineage of one cell with the same rates as in 2–3 (its
+//!    inverting its cumulative rate. Each recruit founds a lineage of one cell with the same rates as in 2–3 (its
 //!    own Allee barrier: a new clone is not helped by another). While CAR-T persist, recruits
 //!    are killed; once CAR-T killing has faded and naive B cells have returned, a recruit can
 //!    escape and regrow. So relapse comes after B-cell return, later with longer CAR-T
@@ -42,6 +42,7 @@
 //! is reported through the endpoints.
 
 use rand::RngExt;
+use rand_distr::Exp1;
 
 use crate::model::birth_death::{BirthDeathRates, Fate, simulate_clone};
 use crate::model::trajectory::Trajectory;
@@ -65,9 +66,11 @@ struct CloneRates<'a> {
     start_day: f64,
     step_day: f64,
     kill_per_day: &'a [f64],
+    /// Largest kill rate from each knot on (`kill_per_day`'s suffix maxima).
+    kill_bound_per_day: &'a [f64],
     recruitment_cells_per_day: &'a [f64],
-    /// Last knot index with non-zero recruitment (None: recruitment is zero throughout).
-    last_recruitment: Option<usize>,
+    /// Cumulative recruitment from the first knot to each knot, cells.
+    recruits_cumulative: &'a [f64],
     growth_per_day: f64,
     capacity_cells: f64,
     allee_death_per_day: f64,
@@ -75,30 +78,22 @@ struct CloneRates<'a> {
 }
 
 impl CloneRates<'_> {
-    /// Linear interpolation of a knot series at `t`.
-    fn at(&self, v: &[f64], t: f64) -> f64 {
-        if v.is_empty() {
-            return 0.0;
-        }
-        let x = ((t - self.start_day) / self.step_day).clamp(0.0, (v.len() - 1) as f64);
-        let i = (x.floor() as usize).min(v.len() - 1);
-        if i + 1 >= v.len() {
-            return v[i];
-        }
-        let f = x - i as f64;
-        v[i] * (1.0 - f) + v[i + 1] * f
+    /// The knot interval `[i, i + 1]` holding `t` and the fraction of it at `t` (clamped to the
+    /// series; the series have at least two knots).
+    #[inline]
+    fn interval(&self, t: f64) -> (usize, f64) {
+        let last = self.kill_per_day.len() - 1;
+        // `max` maps NaN to 0; a non-negative value truncates to its floor.
+        let x = ((t - self.start_day) / self.step_day).max(0.0);
+        let i = (x as usize).min(last - 1);
+        (i, (x - i as f64).min(1.0))
     }
 
-    /// Largest knot value of `v` on the knots bracketing `[t0, t1]` (the interpolant's
-    /// maximum on that interval).
-    fn max_on(&self, v: &[f64], t0: f64, t1: f64) -> f64 {
-        if v.is_empty() {
-            return 0.0;
-        }
-        let last = v.len() - 1;
-        let i0 = (((t0 - self.start_day) / self.step_day).floor().max(0.0) as usize).min(last);
-        let i1 = (((t1 - self.start_day) / self.step_day).ceil().max(0.0) as usize).min(last);
-        v[i0..=i1.max(i0)].iter().fold(0.0, |a, &b| a.max(b))
+    /// Linear interpolation of a knot series at `t`.
+    #[inline]
+    fn at(&self, v: &[f64], t: f64) -> f64 {
+        let (i, f) = self.interval(t);
+        v[i] * (1.0 - f) + v[i + 1] * f
     }
 
     /// Net per-cell growth rate of a clone of `a` cells at `t` (deterministic), 1/day.
@@ -107,35 +102,44 @@ impl CloneRates<'_> {
             - self.allee_death_per_day * self.allee_scale_cells / (a + self.allee_scale_cells)
             - self.at(self.kill_per_day, t)
     }
-}
 
-impl CloneRates<'_> {
+    /// Cumulative recruitment `Λ(t) = ∫ν` from the first knot to `t`, cells (exact for the
+    /// piecewise-linear `ν`).
+    fn cumulative_recruits(&self, t: f64) -> f64 {
+        let (i, f) = self.interval(t);
+        let (v0, v1) = (
+            self.recruitment_cells_per_day[i],
+            self.recruitment_cells_per_day[i + 1],
+        );
+        self.recruits_cumulative[i] + self.step_day * f * (v0 + 0.5 * f * (v1 - v0))
+    }
+
     /// The next arrival after `t` and before `t_max` of the recruitment process, a Poisson
-    /// process of rate `ν(t)` (exact, by thinning against the knot intervals' maxima), or `None`.
-    fn next_recruit(&self, mut t: f64, t_max: f64, rng: &mut PatientRng) -> Option<f64> {
-        let last = self.last_recruitment?;
-        let t_max = t_max.min(self.start_day + (last + 1) as f64 * self.step_day);
-        while t < t_max {
-            let k = ((t - self.start_day) / self.step_day + 1e-9).floor() + 1.0;
-            let chunk_end = (self.start_day + k * self.step_day).min(t_max);
-            let nu_max = self.max_on(self.recruitment_cells_per_day, t, chunk_end);
-            if !(nu_max > 0.0 && nu_max.is_finite()) {
-                t = chunk_end;
-                continue;
-            }
-            let u: f64 = rng.random();
-            let tau = -(1.0 - u).ln() / nu_max;
-            if t + tau >= chunk_end {
-                t = chunk_end;
-                continue;
-            }
-            t += tau;
-            let v: f64 = rng.random::<f64>() * nu_max;
-            if v < self.at(self.recruitment_cells_per_day, t) {
-                return Some(t);
-            }
+    /// process of rate `ν(t)`, or `None`. Exact, by inversion of the cumulative rate: the next
+    /// arrival is where `Λ` has grown by an exponential variate (Çinlar 1975, §4.1), solved
+    /// within its knot interval, where `Λ` is quadratic.
+    fn next_recruit(&self, t: f64, t_max: f64, rng: &mut PatientRng) -> Option<f64> {
+        let cum = self.recruits_cumulative;
+        let e: f64 = rng.sample(Exp1);
+        let target = self.cumulative_recruits(t) + e;
+        // Beyond the last knot (or NaN): no arrival within the series.
+        if target.partial_cmp(&cum[cum.len() - 1]) != Some(std::cmp::Ordering::Less) {
+            return None;
         }
-        None
+        // The interval [i, i + 1] with Λ_i < target <= Λ_{i+1} (Λ is non-decreasing).
+        let i = cum.partition_point(|&c| c < target).max(1) - 1;
+        let (v0, v1) = (
+            self.recruitment_cells_per_day[i],
+            self.recruitment_cells_per_day[i + 1],
+        );
+        let h = self.step_day;
+        // v0·s + (v1 − v0)·s²/(2h) = r for s in (0, h], in the form without cancellation.
+        let r = target - cum[i];
+        let slope = (v1 - v0) / h;
+        let den = v0 + (v0 * v0 + 2.0 * slope * r).max(0.0).sqrt();
+        let s = if den > 0.0 { (2.0 * r / den).min(h) } else { h };
+        let arrival = self.start_day + i as f64 * h + s;
+        (arrival > t && arrival < t_max).then_some(arrival)
     }
 }
 
@@ -148,12 +152,26 @@ impl BirthDeathRates for CloneRates<'_> {
         self.allee_death_per_day * self.allee_scale_cells / (n as f64 + self.allee_scale_cells)
             + self.at(self.kill_per_day, t)
     }
-    fn bounds(&self, t0: f64, t1: f64) -> (f64, f64) {
+    /// Valid from `t0` to the horizon end, whatever `t1` (the kill rate's suffix maximum), so
+    /// one chunk covers a lineage's life and the bound tightens as CAR-T killing fades.
+    fn bounds(&self, t0: f64, _t1: f64) -> (f64, f64) {
         // Allee death per cell is largest at n = 1.
         let allee =
             self.allee_death_per_day * self.allee_scale_cells / (1.0 + self.allee_scale_cells);
+        let (i, _) = self.interval(t0);
         (
-            self.growth_per_day + allee + self.max_on(self.kill_per_day, t0, t1),
+            self.growth_per_day + allee + self.kill_bound_per_day[i],
+            0.0,
+        )
+    }
+    /// Birth and Allee death exact at `n`: only the kill rate's variation rejects candidates.
+    fn bounds_at(&self, t0: f64, _t1: f64, n: u64) -> (f64, f64) {
+        let (i, _) = self.interval(t0);
+        (
+            self.birth_per_day(t0, n)
+                + self.allee_death_per_day * self.allee_scale_cells
+                    / (n as f64 + self.allee_scale_cells)
+                + self.kill_bound_per_day[i],
             0.0,
         )
     }
@@ -173,7 +191,8 @@ pub(super) fn clone_fate(
     };
     // The inputs sampled at fixed knots of the dense output (track module), not the output
     // grid: the relapse endpoints do not depend on `output_step_day`.
-    let (origin, kill, recruitment, clone) = track::knot_series(tr.tracked());
+    let knots = track::knot_series(tr.tracked());
+    let (origin, kill, clone) = (knots.origin_day, knots.kill, knots.clone);
     let n = kill.len();
     if n < 2 || tr.is_empty() {
         return none;
@@ -187,8 +206,9 @@ pub(super) fn clone_fate(
         start_day: origin,
         step_day: dt,
         kill_per_day: kill,
-        recruitment_cells_per_day: recruitment,
-        last_recruitment: recruitment.iter().rposition(|&v| v > 0.0),
+        kill_bound_per_day: knots.kill_bound,
+        recruitment_cells_per_day: knots.recruitment,
+        recruits_cumulative: knots.recruits_cumulative,
         growth_per_day: pt.p.autoreactive_growth_per_day,
         capacity_cells: pt.k_a * 1e6,
         allee_death_per_day: pt.p.allee_death_per_day,
@@ -244,7 +264,7 @@ pub(super) fn clone_fate(
 
     // 4. New autoreactive clones founded by recruited naive B cells from the switch on, one
     //    lineage each, until one regrows earlier than any before it or the horizon ends.
-    if rates.last_recruitment.is_some() {
+    if knots.recruits_cumulative[n - 1] > 0.0 {
         let mut t = t_switch;
         loop {
             let horizon = regrown.min(t_end);
@@ -302,7 +322,9 @@ impl Lineage<'_, '_> {
         let mut t = t0;
         let mut n_cells = n0;
         loop {
-            match simulate_clone(r, n_cells, t, self.t_end, self.n_back as u64, dt, rng) {
+            // One chunk: the rates' bound holds to the horizon end.
+            let chunk = f64::INFINITY;
+            match simulate_clone(r, n_cells, t, self.t_end, self.n_back as u64, chunk, rng) {
                 Fate::Extinct { day } => {
                     return LineageFate {
                         extinction_day: day,
@@ -362,5 +384,117 @@ fn log_crossing(a: f64, b: f64, c: f64) -> f64 {
         ((a.ln() - c.ln()) / (a.ln() - b.ln())).clamp(0.0, 1.0)
     } else {
         1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variability::stochastic_rng;
+
+    /// Rates over 8 knots 0.25 day apart: a recruitment ramp 0 → 14 cells/day with a plateau,
+    /// and its cumulative series as the track module's `finish` derives it.
+    fn ramp() -> ([f64; 8], [f64; 8], [f64; 8]) {
+        let nu = [0.0, 2.0, 4.0, 6.0, 8.0, 14.0, 14.0, 0.0];
+        let kill = [5.0, 7.0, 3.0, 1.0, 0.5, 0.0, 0.0, 0.0];
+        let mut cum = [0.0; 8];
+        for i in 1..8 {
+            cum[i] = cum[i - 1] + 0.5 * 0.25 * (nu[i - 1] + nu[i]);
+        }
+        (nu, kill, cum)
+    }
+
+    fn rates<'a>(
+        nu: &'a [f64],
+        kill: &'a [f64],
+        bound: &'a [f64],
+        cum: &'a [f64],
+    ) -> CloneRates<'a> {
+        CloneRates {
+            start_day: 10.0,
+            step_day: 0.25,
+            kill_per_day: kill,
+            kill_bound_per_day: bound,
+            recruitment_cells_per_day: nu,
+            recruits_cumulative: cum,
+            growth_per_day: 0.2,
+            capacity_cells: 1e9,
+            allee_death_per_day: 0.4,
+            allee_scale_cells: 50.0,
+        }
+    }
+
+    /// Arrivals by inversion of the cumulative rate are the Poisson process of the interpolated
+    /// rate: mean count `Λ` over the series and `Λ(t)` before any `t`, none where `ν = 0`.
+    #[test]
+    fn recruit_arrivals_are_the_poisson_process_of_the_interpolated_rate() {
+        let (nu, kill, cum) = ramp();
+        let r = rates(&nu, &kill, &kill, &cum);
+        let mut rng = stochastic_rng(7, 3);
+        let (reps, mid) = (20_000, 11.0);
+        let (mut total, mut before_mid, mut first_after_mid) = (0u64, 0u64, 0u64);
+        for _ in 0..reps {
+            let mut t = 10.0;
+            let mut first = true;
+            while let Some(a) = r.next_recruit(t, 12.0, &mut rng) {
+                assert!(a > t && a < 11.75, "arrival {a} after {t}");
+                total += 1;
+                if a < mid {
+                    before_mid += 1;
+                } else if first {
+                    first_after_mid += 1;
+                }
+                first = false;
+                t = a;
+            }
+        }
+        let lambda = cum[7];
+        let lambda_mid = r.cumulative_recruits(mid);
+        let mean = total as f64 / reps as f64;
+        // Poisson counts: SE of the mean is sqrt(Λ / reps).
+        assert!(
+            (mean - lambda).abs() < 4.0 * (lambda / reps as f64).sqrt(),
+            "{mean} vs {lambda}"
+        );
+        let mean_mid = before_mid as f64 / reps as f64;
+        assert!(
+            (mean_mid - lambda_mid).abs() < 4.0 * (lambda_mid / reps as f64).sqrt(),
+            "{mean_mid} vs {lambda_mid}"
+        );
+        // P(no arrival before `mid`) = exp(−Λ(mid)).
+        let p = (-lambda_mid).exp();
+        let got = first_after_mid as f64 / reps as f64;
+        assert!(
+            (got - p).abs() < 4.0 * (p * (1.0 - p) / reps as f64).sqrt(),
+            "{got} vs {p}"
+        );
+        // Nothing arrives from the last knots on (ν = 0 there, Λ flat).
+        assert_eq!(r.next_recruit(11.75, 12.0, &mut rng), None);
+    }
+
+    /// The kill bound is valid from any time to the end: at least the interpolated kill rate.
+    #[test]
+    fn lineage_bounds_hold_to_the_horizon_end() {
+        let (nu, kill, cum) = ramp();
+        let mut bound = kill;
+        for i in (0..7).rev() {
+            bound[i] = bound[i].max(bound[i + 1]);
+        }
+        let r = rates(&nu, &kill, &bound, &cum);
+        for i in 0..=70 {
+            let t0 = 10.0 + i as f64 * 0.025;
+            for n in [1u64, 7, 100] {
+                let (c, _) = r.bounds_at(t0, t0, n);
+                for j in i..=70 {
+                    let t = 10.0 + j as f64 * 0.025;
+                    let rate = r.birth_per_day(t, n) + r.death_per_day(t, n);
+                    assert!(
+                        rate <= c * (1.0 + 1e-12),
+                        "t0 {t0} t {t} n {n}: {rate} > {c}"
+                    );
+                }
+                assert!(c <= r.bounds(t0, t0).0);
+            }
+        }
     }
 }

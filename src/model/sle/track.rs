@@ -61,9 +61,11 @@ pub(super) mod slot {
 /// Spacing of the knots at which the relapse step's inputs are sampled on the dense output,
 /// day: fixed, so that the relapse endpoints do not depend on the output grid.
 pub(super) const KNOT_STEP_DAY: f64 = 0.25;
-/// Series sampled at the knots: CD19+ kill rate (1/day), recruitment into new autoreactive
-/// clones (cells/day), autoreactive memory B (cells/µL blood).
-pub(super) const KNOT_SERIES: usize = 3;
+/// Series at the knots: sampled on the dense output, CD19+ kill rate (1/day), recruitment into
+/// new autoreactive clones (cells/day) and autoreactive memory B (cells/µL blood); derived from
+/// them after the solve ([`finish`]), the kill rate's suffix maxima (1/day) and the cumulative
+/// recruitment from the first knot (cells).
+pub(super) const KNOT_SERIES: usize = 5;
 
 /// Knots on `[start_day, end_day]` (both ends included).
 pub(super) fn knot_count(start_day: f64, end_day: f64) -> usize {
@@ -75,17 +77,68 @@ pub(super) fn knot_count(start_day: f64, end_day: f64) -> usize {
     }
 }
 
-/// The knot series of a tracked vector: `(origin_day, kill, recruitment, clone)`, each series
-/// of equal length (empty when the tracked vector has none).
-pub(super) fn knot_series(tracked: &[f64]) -> (f64, &[f64], &[f64], &[f64]) {
-    if tracked.len() <= slot::LEN {
-        return (f64::NAN, &[], &[], &[]);
+/// The knot series of a tracked vector, each of equal length (empty when it has none).
+pub(super) struct Knots<'a> {
+    /// Day of the first knot.
+    pub origin_day: f64,
+    /// CD19+ kill rate, 1/day.
+    pub kill: &'a [f64],
+    /// Largest kill rate from each knot to the last, 1/day.
+    pub kill_bound: &'a [f64],
+    /// Recruitment into new autoreactive clones, cells/day.
+    pub recruitment: &'a [f64],
+    /// Recruitment integrated from the first knot (trapezoids: exact for the linear
+    /// interpolant), cells.
+    pub recruits_cumulative: &'a [f64],
+    /// Autoreactive memory B, cells/µL blood.
+    pub clone: &'a [f64],
+}
+
+/// The knot series of a tracked vector.
+pub(super) fn knot_series(tracked: &[f64]) -> Knots<'_> {
+    let k = tracked.len().saturating_sub(slot::LEN) / KNOT_SERIES;
+    let origin_day = if k == 0 {
+        f64::NAN
+    } else {
+        tracked[slot::KNOT_ORIGIN]
+    };
+    let rest = &tracked[slot::LEN.min(tracked.len())..];
+    let series = |j: usize| &rest[j * k..(j + 1) * k];
+    Knots {
+        origin_day,
+        kill: series(0),
+        recruitment: series(1),
+        clone: series(2),
+        kill_bound: series(3),
+        recruits_cumulative: series(4),
     }
-    let k = (tracked.len() - slot::LEN) / KNOT_SERIES;
-    let rest = &tracked[slot::LEN..slot::LEN + KNOT_SERIES * k];
-    let (kill, rest) = rest.split_at(k);
-    let (recruit, clone) = rest.split_at(k);
-    (tracked[slot::KNOT_ORIGIN], kill, recruit, clone)
+}
+
+/// Derives the series the relapse step reads from the sampled ones, once the solve is done.
+pub(super) fn finish(tracked: &mut [f64]) {
+    let k = tracked.len().saturating_sub(slot::LEN) / KNOT_SERIES;
+    if k == 0 {
+        return;
+    }
+    let (sampled, derived) = tracked[slot::LEN..slot::LEN + KNOT_SERIES * k].split_at_mut(3 * k);
+    let (kill, recruitment) = (&sampled[..k], &sampled[k..2 * k]);
+    let (bound, cumulative) = derived.split_at_mut(k);
+    let mut m = f64::NEG_INFINITY;
+    for (b, &v) in bound.iter_mut().zip(kill).rev() {
+        // NaN propagates: a series with a gap gives no bound.
+        m = if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v)
+        };
+        *b = m;
+    }
+    let mut c = 0.0;
+    cumulative[0] = 0.0;
+    for i in 1..k {
+        c += 0.5 * KNOT_STEP_DAY * (recruitment[i - 1] + recruitment[i]);
+        cumulative[i] = c;
+    }
 }
 
 /// States summed for each blood quantity.
@@ -297,21 +350,57 @@ fn fill_knots(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) 
         return;
     }
     let last = (last as usize).min(k_total - 1);
+    if first > last {
+        return;
+    }
+    // The dense output of the five quantities the series need, as cubics in the step fraction
+    // (a point span gives constants).
+    let cubic = |idx: &[usize]| span.cubic(idx, 1.0);
+    let (e, m, u) = (cubic(&[ix::E]), cubic(&[ix::M]), cubic(&ANTIGEN));
+    let (bn, am) = (cubic(&[ix::BN]), cubic(&[ix::AM]));
+    let recruit_per_mcell = pt.p.naive_to_autoreactive_per_day * 1e6;
     for k in first..=last {
         let t = origin + k as f64 * KNOT_STEP_DAY;
-        let y = span.state_at(t.clamp(span.t0_day, span.t1_day));
-        let (e, m) = (pos(y[ix::E]), pos(y[ix::M]));
+        let s = span.fraction(t.clamp(span.t0_day, span.t1_day));
         let kill = super::cd19_loss_rate(
             pt,
             pt.flu.concentration_at(t),
             pt.cy.concentration_at(t),
-            e,
-            m,
-            antigen_mcells(&y),
+            pos(e.value(s)),
+            pos(m.value(s)),
+            pos(u.value(s)),
         );
         let base = slot::LEN + k;
         tr[base] = kill;
-        tr[base + k_total] = pt.p.naive_to_autoreactive_per_day * pos(y[ix::BN]) * 1e6;
-        tr[base + 2 * k_total] = pt.to_blood * pos(y[ix::AM]);
+        tr[base + k_total] = recruit_per_mcell * pos(bn.value(s));
+        tr[base + 2 * k_total] = pt.to_blood * pos(am.value(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_derives_the_kill_bound_and_cumulative_recruitment() {
+        let k = 5;
+        let mut tr = vec![f64::NAN; slot::LEN + KNOT_SERIES * k];
+        tr[slot::KNOT_ORIGIN] = -6.0;
+        let kill = [1.0, 4.0, 2.0, 3.0, 0.5];
+        let nu = [0.0, 8.0, 8.0, 4.0, 0.0];
+        tr[slot::LEN..slot::LEN + k].copy_from_slice(&kill);
+        tr[slot::LEN + k..slot::LEN + 2 * k].copy_from_slice(&nu);
+        finish(&mut tr);
+        let knots = knot_series(&tr);
+        assert_eq!(knots.origin_day, -6.0);
+        assert_eq!(knots.kill, &kill);
+        assert_eq!(knots.recruitment, &nu);
+        assert_eq!(knots.kill_bound, &[4.0, 4.0, 3.0, 3.0, 0.5]);
+        assert_eq!(knots.recruits_cumulative, &[0.0, 1.0, 3.0, 4.5, 5.0]);
+        // A gap in the kill series leaves no bound before it.
+        tr[slot::LEN + 2] = f64::NAN;
+        finish(&mut tr);
+        let b = knot_series(&tr).kill_bound;
+        assert!(b[0].is_nan() && b[2].is_nan() && b[3] == 3.0);
     }
 }
