@@ -1,7 +1,7 @@
 //! Where does a cohort's time go? Runs N patients on one thread (for profilers).
 //!
 //! ```text
-//! cargo run --release --example profile_cohort -- 2000 [dopri5|ode_solvers] [par]
+//! cargo run --release --example profile_cohort -- 2000 [tsit5|dopri5|ode_solvers] [par]
 //! perf record -g target/release/examples/profile_cohort 2000
 //! ```
 
@@ -22,7 +22,8 @@ fn run() -> Result<(), cartsim::Error> {
         .unwrap_or(2000);
     let method = match std::env::args().nth(2).as_deref() {
         Some("ode_solvers") => cartsim::solve::Method::OdeSolversDopri5,
-        _ => cartsim::solve::Method::Dopri5,
+        Some("dopri5") => cartsim::solve::Method::Dopri5,
+        _ => SolverOptions::default().method,
     };
     let c = Cohort::builder(SleModel::default())
         .solver(SolverOptions {

@@ -1,7 +1,11 @@
-//! Accuracy guard: speed must never silently trade accuracy. Twenty varied virtual patients at
-//! the default solver tolerance against rtol = atol = 1e-10: every endpoint within 1e-4
-//! (relative; absolute below 1e-6 of the unit) and every flag equal. Also the crate's own Dopri5
-//! against the ode_solvers reference path.
+//! Accuracy guard: speed must never silently trade accuracy. A thousand virtual patients of a
+//! fixed seed at the default solver options (Tsit5 and its tolerance schedule) against
+//! rtol = atol = 1e-10: every continuous deterministic endpoint within 1e-4 (relative; absolute
+//! below 1e-6 of the unit), and the count of every discrete endpoint (flags, CRS grade) and of
+//! every stochastic one (relapse, extinction) identical. Also the crate's own Dopri5 against
+//! the ode_solvers reference path.
+
+mod common;
 
 use cartsim::cohort::Cohort;
 use cartsim::prelude::*;
@@ -41,19 +45,41 @@ fn compare(a: &[Vec<f64>], b: &[Vec<f64>], tol: f64, what: &str) {
 }
 
 #[test]
-fn default_tolerance_is_within_1e_4_of_a_tight_reference() {
-    let default = endpoints(SolverOptions::default());
-    let tight = endpoints(SolverOptions {
-        rtol: 1e-10,
-        atol: 1e-10,
+fn accuracy_guard_over_a_thousand_patients() {
+    let a = common::accuracy(SolverOptions::default(), 1000, 77);
+    assert!(
+        a.max_rel_err <= 1e-4,
+        "largest relative endpoint error {:.2e} ({} of patient {}) over {} patients",
+        a.max_rel_err,
+        a.worst.0,
+        a.worst.1,
+        a.patients
+    );
+    assert!(
+        a.count_differences.is_empty(),
+        "counts differ from the reference (name, count, reference): {:?}",
+        a.count_differences
+    );
+}
+
+/// The guard can fail: a tolerance 100× looser misses it.
+#[test]
+fn accuracy_guard_detects_a_loose_tolerance() {
+    let loose = SolverOptions {
+        rtol: 5e-5,
+        atol: 5e-5,
         ..SolverOptions::default()
-    });
-    compare(&default, &tight, 1e-4, "rtol 1e-6 vs 1e-10");
+    };
+    let a = common::accuracy(loose, 200, 77);
+    assert!(a.max_rel_err > 1e-4, "{:.2e}", a.max_rel_err);
 }
 
 #[test]
 fn own_dopri5_matches_the_ode_solvers_reference() {
-    let own = endpoints(SolverOptions::default());
+    let own = endpoints(SolverOptions {
+        method: Method::Dopri5,
+        ..SolverOptions::default()
+    });
     let reference = endpoints(SolverOptions {
         method: Method::OdeSolversDopri5,
         ..SolverOptions::default()

@@ -137,10 +137,13 @@ fn value_stability_seed_1() {
 // 2026-12-03: moved again (139.0, 193.3, 88.4 before) when the autoreactive clone's regrowth
 // rate g_A went 0.0266 → 0.2/day (relapse after response, issue 17): the autoreactive memory
 // pool is part of the blood B count and of the antigen that drives CAR-T.
+// 2026-12-04: moved by 1.4e-6, −1.3e-6 and 1.8e-8 relative (136.3286636456021,
+// 194.48994177731657, 88.70221091904314 before) when the default solver became Tsit5 with the
+// tolerance schedule (issue 19): the solver's error, within the accuracy guard's 1e-4.
 const PINNED: [(f64, f64, f64); 3] = [
-    (68.66331492427199, 0.4606085210206401, 136.3286636456021),
-    (66.65446974982137, 0.561048514108773, 194.48994177731657),
-    (58.42314430224019, 0.48965697897792887, 88.70221091904314),
+    (68.66331492427199, 0.4606085210206401, 136.32885548077783),
+    (66.65446974982137, 0.561048514108773, 194.4896886880086),
+    (58.42314430224019, 0.48965697897792887, 88.7022127140944),
 ];
 
 #[test]
@@ -386,7 +389,7 @@ fn stiff_patient_is_retried_and_recorded() {
         .build()
         .unwrap();
     let (reference, _) = patient.simulate_patient(0).unwrap();
-    assert_eq!(reference.solver, SolverUsed::Configured(Method::Dopri5));
+    assert_eq!(reference.solver, SolverUsed::Configured(Method::Tsit5));
     assert!(
         (got - reference.endpoints[slow_end]).abs() < 1e-4,
         "{got} vs {}",

@@ -511,6 +511,35 @@ fn bad_solver_options_are_rejected_by_simulate() {
         ),
         ("max_steps", SolverOptions { max_steps: 0, ..d }),
         (
+            "late_from_day",
+            SolverOptions {
+                late_from_day: f64::NAN,
+                ..d
+            },
+        ),
+        (
+            "late_rtol_factor",
+            SolverOptions {
+                late_rtol_factor: 0.5,
+                ..d
+            },
+        ),
+        (
+            "late_rtol_factor",
+            SolverOptions {
+                late_rtol_factor: f64::INFINITY,
+                ..d
+            },
+        ),
+        (
+            "late_rtol_factor",
+            SolverOptions {
+                rtol: 0.1,
+                late_rtol_factor: 20.0,
+                ..d
+            },
+        ),
+        (
             "stiffness_check_interval",
             SolverOptions {
                 stiffness_check_interval: 0,

@@ -48,7 +48,7 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         rejected_steps: 0,
         rhs_evals: 0,
     };
-    let (rtol, atol) = (options.rtol, options.atol);
+    let (rtol, atol) = (problem.rtol, problem.atol);
     let mut t = a;
     let mut f0 = dy0;
     // Initial step from the derivative scale.

@@ -306,3 +306,118 @@ pub fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .unwrap()
         .install(f)
 }
+
+/// How far a cohort at some solver options is from the same cohort at rtol = atol = 1e-10
+/// (the accuracy guard of `tests/solver.rs` and `benches/throughput.rs`).
+#[derive(Debug, Clone)]
+pub struct Accuracy {
+    /// Patients compared.
+    pub patients: u64,
+    /// Largest relative error `|x − x_ref| / max(|x_ref|, 1e-6)` over every continuous
+    /// deterministic endpoint of every patient (∞ when one is defined and the other not).
+    pub max_rel_err: f64,
+    /// Its endpoint and patient.
+    pub worst: (&'static str, u64),
+    /// Discrete endpoints (flags, the CRS grade) whose cohort count differs from the
+    /// reference's: name, count, reference count. Stochastic ones included.
+    pub count_differences: Vec<(&'static str, u64, u64)>,
+    /// Accepted steps and RHS evaluations per patient at the options compared.
+    pub steps_per_patient: f64,
+    pub rhs_evals_per_patient: f64,
+}
+
+/// The endpoints the default SLE model fills in its stochastic step (relapse, extinction):
+/// compared as counts, not values.
+pub fn is_stochastic(name: &str) -> bool {
+    matches!(
+        name,
+        "autoreactive_extinction_day"
+            | "relapse_day"
+            | "autoreactive_extinct"
+            | "relapse"
+            | "lasting_remission"
+    )
+}
+
+/// [`Accuracy`] of the default SLE cohort (seed `seed`, `n` patients, default IIV, population
+/// and regimen) at `opts` against rtol = atol = 1e-10 with no tolerance schedule.
+pub fn accuracy(opts: SolverOptions, n: u64, seed: u64) -> Accuracy {
+    use cartsim::cohort::Cohort;
+    let model = SleModel::default();
+    let reference = SolverOptions {
+        rtol: 1e-10,
+        atol: 1e-10,
+        late_rtol_factor: 1.0,
+        ..opts
+    };
+    let run = |o: SolverOptions| {
+        Cohort::builder(model.clone())
+            .patients(n)
+            .seed(seed)
+            .solver(o)
+            .build()
+            .expect("cohort")
+            .run()
+            .expect("run")
+    };
+    let (a, r) = (run(opts), run(reference));
+    let info = model.endpoint_info();
+    let mut acc = Accuracy {
+        patients: n,
+        max_rel_err: 0.0,
+        worst: ("", 0),
+        count_differences: Vec::new(),
+        steps_per_patient: a
+            .records
+            .iter()
+            .map(|p| p.stats.accepted_steps as f64)
+            .sum::<f64>()
+            / n as f64,
+        rhs_evals_per_patient: a
+            .records
+            .iter()
+            .map(|p| p.stats.rhs_evals as f64)
+            .sum::<f64>()
+            / n as f64,
+    };
+    assert_eq!(a.records.len(), r.records.len(), "failed patients");
+    for (k, e) in info.iter().enumerate() {
+        let discrete = e.kind == EndpointKind::Flag || e.name == "crs_grade";
+        if discrete || is_stochastic(e.name) {
+            // Counts (a flag's sum, the grade's sum, a day's number of patients with one).
+            let count = |res: &CohortResult| {
+                res.records
+                    .iter()
+                    .map(|p| p.endpoints[k])
+                    .map(|v| {
+                        if discrete {
+                            v as u64
+                        } else {
+                            u64::from(v.is_finite())
+                        }
+                    })
+                    .sum::<u64>()
+            };
+            let (ca, cr) = (count(&a), count(&r));
+            if ca != cr {
+                acc.count_differences.push((e.name, ca, cr));
+            }
+            continue;
+        }
+        for (x, y) in a.records.iter().zip(&r.records) {
+            let (p, q) = (x.endpoints[k], y.endpoints[k]);
+            let err = if p.is_finite() && q.is_finite() {
+                (p - q).abs() / q.abs().max(1e-6)
+            } else if p.is_finite() != q.is_finite() {
+                f64::INFINITY
+            } else {
+                0.0
+            };
+            if err > acc.max_rel_err {
+                acc.max_rel_err = err;
+                acc.worst = (e.name, x.id);
+            }
+        }
+    }
+    acc
+}

@@ -337,6 +337,8 @@ impl SolverSpec {
             stiffness_check_interval: self
                 .stiffness_check_interval
                 .unwrap_or(d.stiffness_check_interval),
+            late_from_day: self.late_from_day.unwrap_or(d.late_from_day),
+            late_rtol_factor: self.late_rtol_factor.unwrap_or(d.late_rtol_factor),
             output_step_day: self.output_step_day.unwrap_or(d.output_step_day),
             method: self.method.unwrap_or(d.method),
         };

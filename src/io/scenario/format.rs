@@ -399,10 +399,17 @@ pub struct SolverSpec {
     /// Dopri5 stiffness test interval, accepted steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stiffness_check_interval: Option<u32>,
+    /// Day from which `rtol` is multiplied by `late_rtol_factor` (default 91; `inf`: one
+    /// tolerance throughout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_from_day: Option<f64>,
+    /// Factor (≥ 1) on `rtol` from `late_from_day` on (default 100; 1: no schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_rtol_factor: Option<f64>,
     /// Output grid spacing, day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_step_day: Option<f64>,
-    /// `"dopri5"` (default) or `"rosenbrock23"`.
+    /// `"tsit5"` (default), `"dopri5"` or `"rosenbrock23"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
     /// Retry a failed explicit solve with Rosenbrock 2(3) (default true).

@@ -394,12 +394,27 @@ mod tests {
         let method = s.solver.as_ref().and_then(|x| x.method);
         assert_eq!(method, Some(crate::solve::Method::Rosenbrock23));
         s.cohort().unwrap();
+        // The tolerance schedule: off with `inf`, a factor below 1 rejected by name.
+        let s = Scenario::from_toml_str(
+            "patients = 1\n[regimen]\npreset = 'mackensen_2022'\n\
+             [solver]\nmethod = 'dopri5'\nlate_from_day = inf\nlate_rtol_factor = 1.0\n",
+        )
+        .unwrap();
+        let solver = s.solver.as_ref().unwrap();
+        assert_eq!(solver.late_from_day, Some(f64::INFINITY));
+        assert_eq!(solver.method, Some(crate::solve::Method::Dopri5));
+        s.cohort().unwrap();
+        let e = error(
+            "patients = 1\n[regimen]\npreset = 'mackensen_2022'\n[solver]\nlate_rtol_factor = 0.5\n",
+        );
+        assert_eq!(e.key.as_deref(), Some("solver.late_rtol_factor"), "{e}");
         // The reference explicit solver is not offered in files.
         let e = error("patients = 1\n[regimen]\n[solver]\nmethod = 'ode_solvers_dopri5'\n");
         assert_eq!(e.key.as_deref(), Some("solver.method"));
         assert!(
             e.message.contains(
-                "unknown variant `ode_solvers_dopri5`, expected `dopri5` or `rosenbrock23`"
+                "unknown variant `ode_solvers_dopri5`, expected one of `tsit5`, `dopri5`, \
+                 `rosenbrock23`"
             ),
             "{e}"
         );
