@@ -178,7 +178,7 @@ impl SolverOptions {
                 format!("must be finite and >= 1, got {}", self.late_rtol_factor),
             );
         }
-        if !(self.rtol * self.late_rtol_factor < 1.0) {
+        if self.rtol * self.late_rtol_factor >= 1.0 {
             return bad(
                 "late_rtol_factor",
                 format!(

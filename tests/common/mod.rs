@@ -351,7 +351,7 @@ pub fn accuracy(opts: SolverOptions, n: u64, seed: u64) -> Accuracy {
         ..opts
     };
     let run = |o: SolverOptions| {
-        Cohort::builder(model.clone())
+        Cohort::builder(model)
             .patients(n)
             .seed(seed)
             .solver(o)
