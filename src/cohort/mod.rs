@@ -551,6 +551,10 @@ struct Scratch {
     values: Vec<f64>,
     z: Vec<f64>,
     eta: Vec<f64>,
+    /// Grid positions of the band times on the trajectory grid (every patient of a cohort has
+    /// the same grid), and the grid they were computed for: `(start, step, points)`.
+    band_positions: Vec<(usize, f64)>,
+    band_grid: (f64, f64, usize),
 }
 
 /// Partial result of a contiguous set of patients.
@@ -968,8 +972,16 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         match self.simulate_into(id, s) {
             Ok(rec) => {
                 let tr = &s.patient.ws.trajectory;
+                let grid = (tr.time(0), tr.step_day(), tr.len());
+                if s.band_grid != grid || s.band_positions.is_empty() {
+                    s.band_positions.clear();
+                    s.band_positions
+                        .extend(self.band_times_day.iter().map(|&t| tr.grid_position(t)));
+                    s.band_grid = grid;
+                }
+                let at = &s.band_positions;
                 p.summary
-                    .add_patient(&rec.endpoints, |k, t| tr.value_at(k, t));
+                    .add_patient_by_index(&rec.endpoints, |k, i| tr.value_at_position(k, at[i]));
                 if self.records == Records::Keep {
                     p.records.push(rec);
                 } else if rec.solver.is_retry() {

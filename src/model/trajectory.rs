@@ -123,19 +123,37 @@ impl Trajectory {
 
     /// Output `k` at `t_day` by linear interpolation between grid points.
     pub fn value_at(&self, k: usize, t_day: f64) -> f64 {
-        let v = self.output(k);
-        if v.is_empty() {
-            return f64::NAN;
+        self.value_at_position(k, self.grid_position(t_day))
+    }
+
+    /// Where `t_day` falls on the grid: the point at or before it and the fraction of the way
+    /// to the next (clamped to the grid). Computed once, it serves every output at that time
+    /// ([`Trajectory::value_at_position`]), as cohort bands do; `(0, 0.0)` on an empty grid.
+    pub fn grid_position(&self, t_day: f64) -> (usize, f64) {
+        if self.n_times == 0 {
+            return (0, 0.0);
         }
-        let x = ((t_day - self.start_day) / self.step_day).clamp(0.0, (v.len() - 1) as f64);
+        let last = self.n_times - 1;
+        let x = ((t_day - self.start_day) / self.step_day).clamp(0.0, last as f64);
         // x ≥ 0 (or NaN, which casts to 0 as `floor` would): truncation is `floor`, without
         // a libm call on baseline x86-64.
-        let i = (x as usize).min(v.len() - 1);
-        if i + 1 >= v.len() {
-            return v[i];
+        let i = (x as usize).min(last);
+        if i == last {
+            (i, 0.0)
+        } else {
+            (i, x - i as f64)
         }
-        let f = x - i as f64;
-        v[i] * (1.0 - f) + v[i + 1] * f
+    }
+
+    /// Output `k` at a [`Trajectory::grid_position`] (the same value as
+    /// [`Trajectory::value_at`] at its time).
+    pub fn value_at_position(&self, k: usize, (i, f): (usize, f64)) -> f64 {
+        let v = self.output(k);
+        match v.get(i) {
+            None => f64::NAN,
+            Some(&a) if i + 1 >= v.len() => a,
+            Some(&a) => a * (1.0 - f) + v[i + 1] * f,
+        }
     }
 
     /// Maximum of output `k` for `t ≥ from_day`: `(day, value)`, refined by a parabola through

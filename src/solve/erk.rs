@@ -182,6 +182,7 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
         options,
         rtol: problem_rtol,
         atol: problem_atol,
+        h_start,
         remaining_steps,
     } = problem;
     let (a, b) = (seg.start_day, seg.end_day);
@@ -191,6 +192,7 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
     let (rtol, atol) = (problem_rtol, problem_atol);
     let h_max = b - a;
     let mut work = SegmentWork {
+        h_next: f64::NAN,
         accepted_steps: 0,
         rejected_steps: 0,
         rhs_evals: 0,
@@ -201,7 +203,9 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
     let x_end = b - shift;
 
     // Initial step (Hairer's HINIT, as ode_solvers).
-    let mut h = {
+    let mut h = if let Some(h0) = h_start.filter(|h| h.is_finite() && *h > 0.0) {
+        h0.min(h_max)
+    } else {
         let (mut d0, mut d1) = (0.0f64, 0.0f64);
         for i in 0..N {
             let sc = atol + y[i].abs() * rtol;
@@ -238,6 +242,7 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
     let mut ln_fac_old = ln_fac_min;
     let mut reject = false;
     let mut last = false;
+    let mut h_wanted = f64::NAN;
     let mut n_step = 0u32;
     let (mut iasti, mut non_stiff) = (0u32, 0u32);
     let mut k2 = SVector::<f64, N>::zeros();
@@ -258,6 +263,8 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
             return Err(SolveError::StepSizeUnderflow { t_day: x + shift });
         }
         if x + 1.01 * h - x_end > 0.0 {
+            // The step the controller wanted, for the next segment's start.
+            h_wanted = h;
             h = x_end - x;
             last = true;
         }
@@ -302,6 +309,7 @@ pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
         let fac = FACC2.max(FACC1.min((ALPHA * ln_err - BETA * ln_fac_old).exp() / SAFETY));
         let mut h_new = h / fac;
         if err <= 1.0 {
+            work.h_next = if last { h_new.max(h_wanted) } else { h_new };
             ln_fac_old = ln_err.max(ln_fac_min);
             h_new = h_new.min(h_max);
             if reject {

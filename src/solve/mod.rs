@@ -324,6 +324,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
     let mut stats = SolveStats::default();
     let mut next_out = 0usize;
     let mut next_dose = 0usize;
+    let mut carry_h = None;
     let n_seg = ws.timeline.len() - 1;
 
     for seg in 0..n_seg {
@@ -409,6 +410,14 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
             options,
             rtol: options.rtol * late,
             atol: options.atol,
+            // Tsit5 starts a segment with the step the controller proposed at the end of the
+            // previous one (a rejected first step costs less than the heuristic's small first
+            // step and the ramp-up after it); Dopri5 keeps ode_solvers' per-segment start.
+            h_start: if options.method == Method::Tsit5 {
+                carry_h
+            } else {
+                None
+            },
             remaining_steps: remaining,
         };
         let (y_end, st) = match options.method {
@@ -418,6 +427,7 @@ pub(crate) fn integrate<M: Model<N>, const N: usize>(
             Method::Rosenbrock23 => rosenbrock::segment(problem, filler)?,
         };
         y = y_end;
+        carry_h = Some(st.h_next).filter(|h| h.is_finite());
         stats.accepted_steps += st.accepted_steps;
         stats.rejected_steps += st.rejected_steps;
         stats.rhs_evals += st.rhs_evals;
@@ -518,11 +528,16 @@ pub(crate) struct SegmentProblem<'a, M: Model<N>, const N: usize> {
     /// Tolerances of this segment (the schedule applied).
     pub(crate) rtol: f64,
     pub(crate) atol: f64,
+    /// First step to try (None: the initial-step heuristic).
+    pub(crate) h_start: Option<f64>,
     pub(crate) remaining_steps: u32,
 }
 
 /// Work of one segment.
 pub(crate) struct SegmentWork {
+    /// The controller's proposal for the step after the last accepted one, before it is cut
+    /// to the segment (NaN: none).
+    h_next: f64,
     accepted_steps: u32,
     rejected_steps: u32,
     rhs_evals: u32,
@@ -612,6 +627,7 @@ fn dopri5_segment<M: Model<N>, const N: usize>(
     Ok((
         y_end,
         SegmentWork {
+            h_next: f64::NAN,
             accepted_steps: st.accepted_steps,
             rejected_steps: st.rejected_steps,
             rhs_evals: st.num_eval,

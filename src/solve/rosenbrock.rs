@@ -44,6 +44,7 @@ pub(crate) fn segment<M: Model<N>, const N: usize>(
         model.rhs(patient, t, y, &seg, out);
     };
     let mut work = SegmentWork {
+        h_next: f64::NAN,
         accepted_steps: 0,
         rejected_steps: 0,
         rhs_evals: 0,

@@ -272,8 +272,30 @@ impl SummaryAccumulator {
         &self.band_times_day
     }
 
-    /// Adds one patient: its endpoints and a function giving output `k` at band time `i`.
+    /// Adds one patient: its endpoints and a function giving output `k` at band time `t`
+    /// (day).
     pub fn add_patient(&mut self, endpoints: &[f64], output_at: impl Fn(usize, f64) -> f64) {
+        // Taken out for the closure's borrow; `add_values` is told their number.
+        let times = std::mem::take(&mut self.band_times_day);
+        self.add_values(endpoints, times.len(), |k, i| output_at(k, times[i]));
+        self.band_times_day = times;
+    }
+
+    /// [`SummaryAccumulator::add_patient`] with output `k` at the `i`-th band time.
+    pub fn add_patient_by_index(
+        &mut self,
+        endpoints: &[f64],
+        output_at: impl Fn(usize, usize) -> f64,
+    ) {
+        self.add_values(endpoints, self.band_times_day.len(), output_at);
+    }
+
+    fn add_values(
+        &mut self,
+        endpoints: &[f64],
+        n_times: usize,
+        output_at: impl Fn(usize, usize) -> f64,
+    ) {
         self.patients += 1;
         for (acc, &v) in self.endpoints.iter_mut().zip(endpoints) {
             acc.add(v);
@@ -294,8 +316,8 @@ impl SummaryAccumulator {
             self.pending.reserve_exact(BAND_BATCH * self.bands.len());
         }
         for k in 0..self.n_outputs {
-            for &t in &self.band_times_day {
-                self.pending.push(output_at(k, t));
+            for i in 0..n_times {
+                self.pending.push(output_at(k, i));
             }
         }
         if self.pending.len() >= BAND_BATCH * self.bands.len() {
