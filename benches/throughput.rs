@@ -7,10 +7,12 @@
 //!
 //! Prints patients/s at 1 thread and at all threads, parallel efficiency, steps and RHS
 //! evaluations per patient, ns per RHS evaluation, heap allocations per patient (counting global
-//! allocator; also per ODE step, by comparing a 1-year and a 2-year horizon), and the largest
-//! relative endpoint error against an rtol = atol = 1e-10 reference on a fixed sample of
-//! patients; also, as a tuning figure, patients/s at 1 thread with a 6-hourly output grid. The
-//! last line is machine-readable.
+//! allocator; also per ODE step, by comparing a 1-year and a 2-year horizon), instructions per
+//! patient (callgrind, when valgrind is installed: this binary re-run under it on 200 and 400
+//! patients, the difference over 200, as `benches/instructions.sh`), and the accuracy guard of
+//! `tests/accuracy.rs` (1,000 patients against rtol = atol = 1e-10: largest relative error of a
+//! continuous deterministic endpoint, discrete and stochastic counts); also, as a tuning figure,
+//! patients/s at 1 thread with a 6-hourly output grid. The last line is machine-readable.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -77,7 +79,42 @@ fn rate(threads: usize, c: &Cohort<SleModel, SLE_STATES>) -> (f64, f64) {
     (c.n_patients() as f64 / best, best_cpu)
 }
 
+/// Environment variable of the child run under callgrind: its value is the number of patients.
+const CHILD: &str = "CARTSIM_INSTRUCTIONS_CHILD";
+
+/// The cohort of `profile_cohort` (seed 2024, one thread, streaming summaries, records
+/// discarded) on `n` patients: what the instruction count measures.
+fn child(n: u64) {
+    cohort(n, Regimen::mackensen_2022(), SolverOptions::default())
+        .run_sequential()
+        .expect("run");
+}
+
+/// Instructions per patient: this binary re-run under callgrind on 200 and 400 patients, the
+/// difference over 200 (fixed costs cancel). `None` without valgrind.
+fn instructions_per_patient() -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let count = |n: u64| -> Option<u64> {
+        let out = std::process::Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(&exe)
+            .env(CHILD, n.to_string())
+            .output()
+            .ok()?;
+        // "==pid== Collected : 1234" on stderr.
+        let text = String::from_utf8_lossy(&out.stderr);
+        let line = text.lines().find(|l| l.contains("Collected :"))?;
+        line.rsplit(':').next()?.trim().replace(',', "").parse().ok()
+    };
+    let (a, b) = (count(200)?, count(400)?);
+    Some(b.saturating_sub(a) / 200)
+}
+
 fn main() {
+    if let Some(n) = std::env::var(CHILD).ok().and_then(|s| s.parse().ok()) {
+        child(n);
+        return;
+    }
     let n: u64 = std::env::var("CARTSIM_BENCH_N")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -157,41 +194,9 @@ fn main() {
     let (a1, s1) = solve_allocs(365.0);
     let (a2, s2) = solve_allocs(730.0);
 
-    // Accuracy against a tight reference on a fixed sample.
-    let tight = SolverOptions {
-        rtol: 1e-10,
-        atol: 1e-10,
-        ..opts
-    };
-    let a = Cohort::builder(model)
-        .patients(40)
-        .seed(77)
-        .solver(opts)
-        .build()
-        .expect("cohort");
-    let b = Cohort::builder(model)
-        .patients(40)
-        .seed(77)
-        .solver(tight)
-        .build()
-        .expect("cohort");
-    let (ra, rb) = (a.run().expect("run"), b.run().expect("run"));
-    let mut max_rel_err = 0.0f64;
-    let mut worst = "";
-    for (x, y) in ra.records.iter().zip(&rb.records) {
-        for (k, (p, q)) in x.endpoints.iter().zip(&y.endpoints).enumerate() {
-            if p.is_finite() && q.is_finite() {
-                let e = (p - q).abs() / q.abs().max(1e-6);
-                if e > max_rel_err {
-                    max_rel_err = e;
-                    worst = model.endpoint_info()[k].name;
-                }
-            } else if p.is_finite() != q.is_finite() {
-                max_rel_err = f64::INFINITY;
-                worst = model.endpoint_info()[k].name;
-            }
-        }
-    }
+    // The accuracy guard of tests/accuracy.rs.
+    let accuracy = common::accuracy(opts, 1000, 77);
+    let instructions = instructions_per_patient();
 
     let (r1, cpu1) = rate(1, &c);
     let (rall, cpu_all) = rate(all, &c);
@@ -245,8 +250,26 @@ fn main() {
         "allocations per solve        {a1} ({s1} steps, 1 year), {a2} ({s2} steps, 2 years): {} per ODE step",
         if a1 == a2 { "0" } else { "> 0" }
     );
-    println!("max relative endpoint error  {max_rel_err:.2e} ({worst}) vs rtol 1e-10");
+    let instructions = instructions.map_or("NA".to_string(), |i| i.to_string());
     println!(
-        "patients_per_s_1t={r1:.0} patients_per_s_all={rall:.0} efficiency={eff:.3} allocs_per_patient={allocs_per_patient:.1} rhs_evals_per_patient={evals:.0} max_rel_err={max_rel_err:.2e}"
+        "instructions per patient     {instructions} (callgrind, 400 − 200 patients; NA: no valgrind)"
+    );
+    let max_rel_err = accuracy.max_rel_err;
+    println!(
+        "max relative endpoint error  {max_rel_err:.2e} ({} of patient {}) vs rtol 1e-10 over {} patients; discrete and stochastic counts {}",
+        accuracy.worst.0,
+        accuracy.worst.1,
+        accuracy.patients,
+        if accuracy.count_differences.is_empty() {
+            "identical".to_string()
+        } else {
+            format!("differ: {:?}", accuracy.count_differences)
+        }
+    );
+    println!(
+        "patients_per_s_1t={r1:.0} patients_per_s_all={rall:.0} efficiency={eff:.3} cpu_efficiency={:.3} allocs_per_patient={allocs_per_patient:.1} rhs_evals_per_patient={evals:.0} instructions_per_patient={instructions} max_rel_err={max_rel_err:.2e} accuracy_patients={} count_differences={}",
+        cpu1 / cpu_all,
+        accuracy.patients,
+        accuracy.count_differences.len()
     );
 }
