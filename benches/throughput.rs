@@ -104,7 +104,12 @@ fn instructions_per_patient() -> Option<u64> {
         // "==pid== Collected : 1234" on stderr.
         let text = String::from_utf8_lossy(&out.stderr);
         let line = text.lines().find(|l| l.contains("Collected :"))?;
-        line.rsplit(':').next()?.trim().replace(',', "").parse().ok()
+        line.rsplit(':')
+            .next()?
+            .trim()
+            .replace(',', "")
+            .parse()
+            .ok()
     };
     let (a, b) = (count(200)?, count(400)?);
     Some(b.saturating_sub(a) / 200)

@@ -80,6 +80,19 @@ impl<'a, const N: usize> StepSpan<'a, N> {
         y
     }
 
+    /// The dense output of state `i` (the same cubic as [`StepSpan::cubic`] of `[i]` with scale
+    /// 1, without the sum).
+    #[inline]
+    pub fn state_cubic(&self, i: usize) -> Cubic {
+        Cubic::hermite(
+            self.y0[i],
+            self.dy0[i],
+            self.y1[i],
+            self.dy1[i],
+            self.h_day(),
+        )
+    }
+
     /// The dense output of the linear combination `Σ w_i · y_i` over the state indices `idx`,
     /// scaled by `scale` (e.g. a compartment sum converted to blood concentration).
     #[inline]

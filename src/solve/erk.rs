@@ -169,6 +169,7 @@ macro_rules! combine {
 }
 
 /// Integrates one segment `[seg.start_day, seg.end_day]` from `y` (derivative `f0` at the start).
+#[inline(always)] // into the AVX2 copy of the solve (`super::integrate`)
 pub(crate) fn segment<P: Pair, M: Model<N>, const N: usize>(
     problem: SegmentProblem<'_, M, N>,
     mut filler: GridFiller<'_, N>,

@@ -192,6 +192,7 @@ pub(super) fn init(tracked: &mut [f64]) {
 }
 
 /// Updates the tracked values with one step (or point).
+#[inline(always)] // into the AVX2 copy of the solve
 pub(super) fn step(
     pt: &SlePatient,
     defs: &SleDefinitions,
@@ -335,6 +336,7 @@ pub(super) fn il6_excess_at(span: &StepSpan<'_, SLE_STATES>, t_day: f64, tracked
 
 /// Samples the relapse step's inputs at the knots inside `span` on its dense output (a point
 /// span, after boluses, overwrites the knot at its time: the series are right-continuous).
+#[inline(always)] // into the AVX2 copy of the solve
 fn fill_knots(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) {
     let k_total = (tr.len() - slot::LEN) / KNOT_SERIES;
     if k_total == 0 {
@@ -355,9 +357,12 @@ fn fill_knots(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) 
     }
     // The dense output of the five quantities the series need, as cubics in the step fraction
     // (a point span gives constants).
-    let cubic = |idx: &[usize]| span.cubic(idx, 1.0);
-    let (e, m, u) = (cubic(&[ix::E]), cubic(&[ix::M]), cubic(&ANTIGEN));
-    let (bn, am) = (cubic(&[ix::BN]), cubic(&[ix::AM]));
+    let (e, m, u) = (
+        span.state_cubic(ix::E),
+        span.state_cubic(ix::M),
+        span.cubic(&ANTIGEN, 1.0),
+    );
+    let (bn, am) = (span.state_cubic(ix::BN), span.state_cubic(ix::AM));
     let recruit_per_mcell = pt.p.naive_to_autoreactive_per_day * 1e6;
     for k in first..=last {
         let t = origin + k as f64 * KNOT_STEP_DAY;
