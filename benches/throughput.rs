@@ -225,10 +225,11 @@ fn main() {
     // Figures depend on the code generation: say which, so that a run can be attributed
     // (`RUSTFLAGS="-C target-cpu=native"` gives AVX2 on this machine; benches/README.md).
     println!(
-        "built for                    {} (avx2: {}, fma: {})",
+        "built for                    {} (avx2: {}, fma: {}); solve dispatched at run time to its AVX2 + FMA copy: {}",
         std::env::consts::ARCH,
         cfg!(target_feature = "avx2"),
-        cfg!(target_feature = "fma")
+        cfg!(target_feature = "fma"),
+        cartsim::solve::avx2_fma_dispatch()
     );
     println!("threads available            {all}");
     println!("patients/s, 1 thread         {r1:.0}");
