@@ -1078,7 +1078,7 @@ impl Model<SLE_STATES> for SleModel {
         }
     }
 
-    #[inline(always)] // into the AVX2 copy of the solve (`solve::integrate`)
+    #[inline]
     fn rhs(
         &self,
         pt: &SlePatient,
@@ -1180,7 +1180,7 @@ impl Model<SLE_STATES> for SleModel {
         }
     }
 
-    #[inline(always)] // into the AVX2 copy of the solve (`solve::integrate`)
+    #[inline]
     fn observe(&self, pt: &SlePatient, t: f64, y: &SVector<f64, SLE_STATES>, o: &mut [f64]) {
         if o.len() < OUTPUTS.len() {
             return;
@@ -1252,7 +1252,7 @@ impl Model<SLE_STATES> for SleModel {
         track::init(tracked);
     }
 
-    #[inline(always)] // into the AVX2 copy of the solve (`solve::integrate`)
+    #[inline]
     fn track(&self, pt: &SlePatient, step: &StepSpan<'_, SLE_STATES>, tracked: &mut [f64]) {
         track::step(pt, &self.definitions, step, tracked);
     }
@@ -1261,7 +1261,7 @@ impl Model<SLE_STATES> for SleModel {
         track::finish(&mut trajectory.tracked);
     }
 
-    #[inline(always)] // into the AVX2 copy of the solve (`solve::integrate`)
+    #[inline]
     fn observe_tracked(
         &self,
         pt: &SlePatient,

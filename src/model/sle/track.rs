@@ -192,7 +192,7 @@ pub(super) fn init(tracked: &mut [f64]) {
 }
 
 /// Updates the tracked values with one step (or point).
-#[inline(always)] // into the AVX2 copy of the solve
+#[inline]
 pub(super) fn step(
     pt: &SlePatient,
     defs: &SleDefinitions,
@@ -336,7 +336,7 @@ pub(super) fn il6_excess_at(span: &StepSpan<'_, SLE_STATES>, t_day: f64, tracked
 
 /// Samples the relapse step's inputs at the knots inside `span` on its dense output (a point
 /// span, after boluses, overwrites the knot at its time: the series are right-continuous).
-#[inline(always)] // into the AVX2 copy of the solve
+#[inline]
 fn fill_knots(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) {
     let k_total = (tr.len() - slot::LEN) / KNOT_SERIES;
     if k_total == 0 {
