@@ -138,6 +138,32 @@ fn memory_car_t_persist_at_day_90_far_below_peak() {
 }
 
 #[test]
+fn car_t_detection_window_ends_where_blood_car_t_cross_the_limit_months_after_infusion() {
+    // MODEL.md §1: low-level detection for months. The window's end is the last crossing of the
+    // detection limit, located on the dense output: the output is above the limit just before
+    // it and below it from then on.
+    let s = sim();
+    let limit = cartsim::model::sle::SleDefinitions::default().car_t_detection_per_ul;
+    let end = endpoint(s, "car_t_undetectable_day");
+    assert!((90.0..=365.0).contains(&end), "detection ends on day {end}");
+    let before = s.output_at("car_t_cells_per_ul", end - 0.5).unwrap();
+    let after = s.output_at("car_t_cells_per_ul", end + 0.5).unwrap();
+    assert!(
+        before > limit && after < limit,
+        "{before} / {after} around day {end}"
+    );
+    let car_t = output(s, "car_t_cells_per_ul");
+    for (t, v) in s.trajectory.times().zip(car_t) {
+        if t > end + 0.5 {
+            assert!(
+                *v < limit,
+                "CAR-T {v}/µL on day {t}, after the window ended on day {end}"
+            );
+        }
+    }
+}
+
+#[test]
 fn host_t_cells_depleted_at_day_0_and_recovering_by_day_60() {
     // MODEL.md §2.9–2.10: lymphodepletion drives host T cells to a nadir (Kimmel 2021), then
     // they recover by Gompertz growth towards the set point (baseline 1000/µL).

@@ -70,7 +70,7 @@ pub struct ValidationRow {
 
 /// The MODEL.md §1 targets of the default SLE cohort (1 × 10⁶ CAR-T cells/kg after Flu/Cy).
 pub fn sle_targets() -> Vec<ValidationTarget> {
-    use Statistic::{Fraction, Mean, Quantile, Sd};
+    use Statistic::{Fraction, FractionAtMost, Mean, Quantile, Sd};
     let mk = ValidationTarget::new;
     vec![
         mk(
@@ -128,6 +128,29 @@ pub fn sle_targets() -> Vec<ValidationTarget> {
             10.0,
             300.0,
             "Mackensen 2022 Fig. 2 (order of magnitude)",
+        ),
+        mk(
+            "car_t_undetectable_by_day60",
+            "car_t_undetectable_day",
+            FractionAtMost(60.0),
+            "low levels after about a month, low-level detection for months",
+            0.0,
+            0.5,
+            "Mackensen 2022 (MODEL.md §1): detection for months in the typical patient, so at \
+             most half lose it within 2 months (detection limit: SleDefinitions::\
+             car_t_detection_per_ul)",
+        ),
+        mk(
+            "car_t_undetectable_by_day365",
+            "car_t_undetectable_day",
+            FractionAtMost(365.0),
+            "persistence consistently shorter in SLE than in lymphoma",
+            0.5,
+            1.0,
+            "Erlangen comparison of SLE and lymphoma patients (ASTCT summary Oct 2025, MODEL.md \
+             §7); in lymphoma most responders keep detectable tisagenlecleucel beyond 6 months, \
+             up to 554 days by flow and 693 by qPCR (JULIET, Awasthi et al., Blood Adv \
+             2020;4:560): shorter in SLE read as most patients losing detection within a year",
         ),
         mk(
             "b_cells_below_1_per_ul_day14",
@@ -294,6 +317,28 @@ pub fn cross_trial_targets() -> Vec<Trial> {
                     0.22,
                     1.0,
                     "2/2 with fever: P ≥ 0.05 needs a rate ≥ 22%",
+                ),
+                mk(
+                    "car_t_undetectable_by_day28",
+                    "car_t_undetectable_day",
+                    FractionAtMost(28.0),
+                    "KYV-101 rapidly expanded",
+                    0.0,
+                    0.5,
+                    "expansion and B-cell depletion in 2/2 (Lupus Sci Med 2024;11(Suppl \
+                     1):A109): CAR-T detectable through the first month in most patients",
+                ),
+                mk(
+                    "car_t_undetectable_by_day180",
+                    "car_t_undetectable_day",
+                    FractionAtMost(180.0),
+                    "CD28 product: shorter persistence than 4-1BB products",
+                    0.5,
+                    1.0,
+                    "CD28 axicabtagene persists a median of about 6 months in lymphoma (label, \
+                     follicular lymphoma), 4-1BB tisagenlecleucel to 554–693 days (Awasthi \
+                     2020), and persistence is shorter in SLE than in lymphoma (MODEL.md §7): \
+                     most KYV-101 patients lose detection within 6 months",
                 ),
                 mk(
                     "crs_grade_ge2",

@@ -164,6 +164,41 @@
 //! (shorter persistence: earlier B return, more recruits while CAR-T have faded), and 1.4, 3.6,
 //! 4.8 and 11.8% by baseline B count (a larger naive pool founds more clones); under KYSA-1
 //! DL1, 0.4, 1.8, 5.4, 22.4% by `k_rec` and 3.6, 7.4, 9.8, 9.2% by `δ_M`.
+//!
+//! # Covariances and covariates: what the sources support
+//! - **Ω is diagonal by default.** The popPK analyses the CAR-T random effects come from report
+//!   variances only: Stein et al. (CPT:PSP 2019;8:285, Table 1) gives ω² for fold expansion,
+//!   Tmax, Cmax, α, FB and β and no covariances (the nlmixr2lib transcription of the model,
+//!   `Stein_2019_Tisagenlecleucel`, enters them as independent), and Langenhorst 2019 gives the
+//!   fludarabine IIV the same way. No covariance is known for these parameters, so none is
+//!   invented; a scenario can give a full Ω (`[iiv] parameters` and `omega_matrix`,
+//!   [`crate::variability::Iiv::new`], checked positive definite) when one is.
+//! - **Covariates that move outcomes.** Baseline blood B cells (antigen: the CAR-T burst, the
+//!   naive pool that founds new clones), baseline T cells (the host T pool CAR-T share their
+//!   niche with), eGFR (renal clearance of F-ara-A, Langenhorst 2019: depth of lymphodepletion),
+//!   weight and height (body-size scaling of doses, volumes and BSA-based chemotherapy) and
+//!   baseline anti-dsDNA and SLEDAI (disease course) enter the model; their shares of the spread
+//!   are in the table above.
+//! - **Age and prior therapy do not move CAR-T kinetics here.** The formal covariate analyses
+//!   found no effect: Stein 2019 (no covariate retained, ages 3–25), lisocabtagene popPK
+//!   (Clin Pharmacokinet 2021, doi:10.1007/s40262-021-01039-5: "covariates tested were not
+//!   considered to have a meaningful impact") and JULIET (Awasthi et al., Blood Adv 2020;4:560:
+//!   no relationship of kinetics with intrinsic or extrinsic factors). Against them, one
+//!   registry of 188 lymphoma patients found higher expansion by flow cytometry in younger
+//!   patients (Blood Adv 2024;8:3314), without a size that transfers, and ZUMA-5 found lower
+//!   axicabtagene exposure after recent bendamustine (Blood 2024;143:496), a drug SLE patients
+//!   do not receive. Age is sampled (patients.csv, NONMEM covariates) so that a user model can
+//!   use it; the default gives it no effect rather than an unsourced one.
+//!
+//! # CAR-T detection window
+//! The endpoint `car_t_undetectable_day` is the day blood CAR-T last fell below
+//! [`SleDefinitions::car_t_detection_per_ul`] (0.01 cells/µL, qPCR-like sensitivity), located
+//! on the dense output (NaN: still detectable at the horizon end). On 2,000 patients (seed 1,
+//! 2026-12-04) the window ends on day 205 (median; 5–95%: 137–312) with the Erlangen product,
+//! and on day 147 (92–247) with KYV-101 under the KYSA-1 DL1 regimen: shorter with the CD28
+//! product, and within a year for 97% (Erlangen) and > 99% (KYV-101) of patients, against
+//! tisagenlecleucel detection to 554–693 days in lymphoma (Awasthi 2020) — persistence
+//! shorter in SLE than in lymphoma (MODEL.md §7). The validation table holds these as rows.
 
 mod params;
 mod relapse;
@@ -490,6 +525,9 @@ pub mod ep {
     pub const RELAPSE: usize = 23;
     /// Flag: remission at month 3, no relapse and the autoreactive clone extinct by the horizon end.
     pub const LASTING_REMISSION: usize = 24;
+    /// Day blood CAR-T last fell below the detection limit (NaN: still detectable at the
+    /// horizon end).
+    pub const CAR_T_UNDETECTABLE_DAY: usize = 25;
 }
 
 const fn cont(name: &'static str, unit: &'static str, description: &'static str) -> EndpointInfo {
@@ -599,6 +637,12 @@ const ENDPOINTS: &[EndpointInfo] = &[
     flag(
         "lasting_remission",
         "remission at month 3, no relapse and the autoreactive clone extinct by the horizon end",
+    ),
+    cont(
+        "car_t_undetectable_day",
+        "day",
+        "day blood CAR-T last fell below the detection limit: the end of their detection window \
+         (NaN: still detectable at the horizon end)",
     ),
 ];
 
@@ -719,6 +763,12 @@ pub struct SleDefinitions {
     pub month3_day: f64,
     /// IL-6 peak thresholds for CRS grades 1, 2, 3, 4, pg/mL.
     pub crs_il6_thresholds_pg_per_ml: [f64; 4],
+    /// Blood CAR-T detection limit for the detection window (`car_t_undetectable_day`),
+    /// cells/µL. Default 0.01 (assumption): about one CAR-T cell among 10⁵ blood leukocytes,
+    /// the sensitivity of the transgene qPCR the products' trials report persistence with
+    /// (tisagenlecleucel: qPCR outlasting flow cytometry, 693 vs 554 days at most in JULIET,
+    /// Awasthi et al., Blood Adv 2020;4:560); the figures' CAR-T reference line.
+    pub car_t_detection_per_ul: f64,
     /// Autoreactive compartment counts as eliminated below this fraction of its baseline.
     pub autoreactive_eliminated_fraction: f64,
     /// Drug concentration treated as exactly zero after washout, mg/L.
@@ -750,6 +800,7 @@ impl Default for SleDefinitions {
             remission_sledai_below: 2.0,
             month3_day: 90.0,
             crs_il6_thresholds_pg_per_ml: [20.0, 100.0, 500.0, 2000.0],
+            car_t_detection_per_ul: 0.01,
             autoreactive_eliminated_fraction: 0.01,
             negligible_drug_mg_per_l: 1e-9,
             relapse_switch_cells: 100.0,
@@ -1209,7 +1260,7 @@ impl Model<SLE_STATES> for SleModel {
 
     /// The endpoints' definitions as reference lines: B-cell depletion/return threshold, the
     /// anti-dsDNA assay cut-off, the remission cut-off of the SLEDAI surrogate and the IL-6
-    /// level of CRS grade 2; the CAR-T detection limit of flow cytometry.
+    /// level of CRS grade 2; the CAR-T detection limit of the detection window.
     fn reference_line(&self, output: usize) -> Option<(f64, String)> {
         let d = &self.definitions;
         match output {
@@ -1234,11 +1285,8 @@ impl Model<SLE_STATES> for SleModel {
                 format!("CRS grade 2 ≥ {} pg/mL", d.crs_il6_thresholds_pg_per_ml[1]),
             )),
             out::CAR_T => Some((
-                OUTPUTS[out::CAR_T].detection_limit,
-                format!(
-                    "flow detection {} cells/µL",
-                    OUTPUTS[out::CAR_T].detection_limit
-                ),
+                d.car_t_detection_per_ul,
+                format!("CAR-T detection {} cells/µL", d.car_t_detection_per_ul),
             )),
             _ => OUTPUTS.get(output)?.detection_line(),
         }
@@ -1291,6 +1339,7 @@ impl Model<SLE_STATES> for SleModel {
         o[ep::CAR_T_PEAK_DAY] = tk[slot::CAR_T_PEAK_DAY];
         o[ep::CAR_T_AUC_0_28] = tk[slot::CAR_T_AUC_0_28];
         o[ep::CAR_T_DAY90] = tk[slot::CAR_T_DAY90];
+        o[ep::CAR_T_UNDETECTABLE_DAY] = tk[slot::CAR_T_UNDETECTABLE_DAY];
         let thr = d.b_cell_threshold_per_ul;
         o[ep::B_DEPLETION_DAY] = tk[slot::B_DEPLETION_DAY];
         o[ep::B_REAPPEARANCE_DAY] = tk[slot::B_REAPPEARANCE_DAY];

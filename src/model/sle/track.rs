@@ -3,8 +3,9 @@
 //!
 //! - the CAR-T peak (value and day) and AUC over days 0–28, on each step's dense output (the
 //!   Hermite cubic's maximum and exact integral);
-//! - the first B-cell depletion and reappearance days and the first anti-dsDNA-negative day,
-//!   located on the dense output by bisection;
+//! - the first B-cell depletion and reappearance days, the first anti-dsDNA-negative day and
+//!   the day CAR-T last fell below their detection limit, located on the dense output by
+//!   bisection;
 //! - blood values at fixed days (B cells at day 14, CAR-T at day 90, SLEDAI and anti-dsDNA at the
 //!   month-3 visit, T cells at day 0);
 //! - IL-6, the fast linear filter `v' = −k_IL·v + q(t)` of the CAR-T production `q`, integrated
@@ -54,8 +55,11 @@ pub(super) mod slot {
     pub const T_DAY0: usize = 13;
     /// Day of the first knot (the horizon start).
     pub const KNOT_ORIGIN: usize = 16;
+    /// Day blood CAR-T last fell below the detection limit after day 0 (NaN while they are
+    /// detectable).
+    pub const CAR_T_UNDETECTABLE_DAY: usize = 17;
     /// Number of fixed slots; the knot series follow (see [`super::knot_series`]).
-    pub const LEN: usize = 17;
+    pub const LEN: usize = 18;
 }
 
 /// Spacing of the knots at which the relapse step's inputs are sampled on the dense output,
@@ -259,6 +263,25 @@ pub(super) fn step(
     if t0 < 28.0 && !span.is_point() {
         let to = span.fraction(28.0);
         tr[slot::CAR_T_AUC_0_28] += car.integral_to(to) - car.integral_to(lo);
+    }
+    // Detection: each crossing of the limit flips the state (NaN: detectable); a step holds
+    // at most a few (the cubic has at most three).
+    let limit = defs.car_t_detection_per_ul;
+    let mut from = lo;
+    for _ in 0..4 {
+        let detectable = tr[slot::CAR_T_UNDETECTABLE_DAY].is_nan();
+        let dir = if detectable {
+            Crossing::Below
+        } else {
+            Crossing::AtOrAbove
+        };
+        match car.first_crossing(limit, from, hi, dir) {
+            Some(s) => {
+                tr[slot::CAR_T_UNDETECTABLE_DAY] = if detectable { at(s) } else { f64::NAN };
+                from = s;
+            }
+            None => break,
+        }
     }
 
     let thr = defs.b_cell_threshold_per_ul;
