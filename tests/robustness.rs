@@ -175,11 +175,16 @@ fn a_new_set_replaces_the_old_one_whole_with_a_manifest() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Waits until a staging folder for `out` appears in `dir` (the run has started simulating).
+/// Waits until a staging folder for `out` with its `INCOMPLETE` marker appears in `dir` (the run
+/// has started simulating).
 fn wait_for_staging(dir: &Path, child: &mut std::process::Child) -> String {
     let t0 = Instant::now();
     loop {
-        if let Some(p) = partials(dir).into_iter().next() {
+        // The run creates its staging folder, then writes the marker into it: wait for both.
+        if let Some(p) = partials(dir)
+            .into_iter()
+            .find(|p| dir.join(p).join("INCOMPLETE").exists())
+        {
             return p;
         }
         if let Ok(Some(status)) = child.try_wait() {
