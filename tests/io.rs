@@ -550,3 +550,109 @@ fn examples_reject_a_bad_scenario_and_write_nothing() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `[definitions]` (issue 17 item 6: definitions configurable from a file): a higher CAR-T
+/// detection limit ends every patient's detection window earlier, an assay cut-off carries its
+/// assay's name, the cohort's fingerprint tells the definitions apart, and the table
+/// round-trips.
+#[test]
+fn a_definitions_table_sets_the_endpoint_definitions() {
+    let base = std::fs::read_to_string(KYV101).unwrap();
+    let with_defs = format!(
+        "{base}\n[definitions]\ncar_t_detection_per_ul = 0.1\n\
+         anti_dsdna_negative_below_iu_per_ml = 15.0\n\
+         anti_dsdna_assay = \"Farr RIA, negative < 15 IU/mL\"\n"
+    );
+    let mut a = Scenario::from_toml_str(&base).unwrap();
+    let mut b = Scenario::from_toml_str(&with_defs).unwrap();
+    a.patients = 30;
+    b.patients = 30;
+    let (ca, cb) = (a.cohort().unwrap(), b.cohort().unwrap());
+    assert_ne!(ca.fingerprint(), cb.fingerprint());
+    let d = cb.model().definitions;
+    assert_eq!(d.car_t_detection_per_ul, 0.1);
+    assert_eq!(
+        d.anti_dsdna_negative,
+        cartsim::model::sle::AntiDsDnaCutoff::Assay {
+            assay: "Farr RIA, negative < 15 IU/mL",
+            negative_below_iu_per_ml: 15.0
+        }
+    );
+    let k = ca
+        .model()
+        .endpoint_info()
+        .iter()
+        .position(|e| e.name == "car_t_undetectable_day")
+        .unwrap();
+    let (ra, rb) = (ca.run().unwrap(), cb.run().unwrap());
+    for (x, y) in ra.records.iter().zip(&rb.records) {
+        let (da, db) = (x.endpoints[k], y.endpoints[k]);
+        assert!(
+            db < da || (da.is_nan() && db.is_finite()),
+            "patient {}: window ends on day {db} at 0.1/µL, {da} at 0.01/µL",
+            x.id
+        );
+    }
+    let back = Scenario::from_toml_str(&b.to_toml_string().unwrap()).unwrap();
+    assert_eq!(back, b);
+}
+
+#[test]
+fn bad_definitions_are_named_with_key_and_line() {
+    let base = std::fs::read_to_string(KYV101).unwrap();
+    for (entry, key, says) in [
+        (
+            "car_t_detection_per_ul = -0.1",
+            "definitions.car_t_detection_per_ul",
+            "-0.1",
+        ),
+        (
+            "crs_il6_thresholds_pg_per_ml = [20.0, 10.0, 500.0, 2000.0]",
+            "definitions.crs_il6_thresholds_pg_per_ml",
+            "increasing",
+        ),
+        (
+            "relapse_clone_fraction = 1.5",
+            "definitions.relapse_clone_fraction",
+            "(0, 1)",
+        ),
+        ("month3_day = nan", "definitions.month3_day", "NaN"),
+    ] {
+        let text = format!("{base}\n[definitions]\n{entry}\n");
+        let line = text.lines().position(|l| l == entry).unwrap() + 1;
+        let e = scenario_error(&text);
+        let msg = e.to_string();
+        assert_eq!(e.key.as_deref(), Some(key), "{msg}");
+        assert_eq!(e.line, Some(line), "{msg}");
+        assert!(msg.contains(says), "{msg}");
+    }
+    let e = scenario_error(&format!(
+        "{base}\n[definitions]\nanti_dsdna_negative_below_iu_per_ml = 10.0\n\
+         anti_dsdna_negative_fraction_of_baseline = 0.1\n"
+    ));
+    assert!(e.to_string().contains("not both"), "{e}");
+    let e = scenario_error(&format!(
+        "{base}\n[definitions]\nanti_dsdna_assay = \"EliA\"\n"
+    ));
+    assert!(e.to_string().contains("missing"), "{e}");
+}
+
+/// The template's commented `[definitions]` table spells out the defaults: uncommented, it
+/// gives exactly `SleDefinitions::default()`.
+#[test]
+fn the_templates_definitions_table_is_the_default() {
+    let text = std::fs::read_to_string(MACKENSEN).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [definitions]"))
+        .take_while(|l| *l != "#")
+        .map(|l| l.strip_prefix("# ").unwrap())
+        .collect();
+    assert!(table.len() > 10, "{table:?}");
+    let s = Scenario::from_toml_str(&format!("{text}\n{}\n", table.join("\n"))).unwrap();
+    assert!(s.definitions.is_some());
+    assert_eq!(
+        s.cohort().unwrap().model().definitions,
+        cartsim::model::sle::SleDefinitions::default()
+    );
+}

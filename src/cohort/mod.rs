@@ -744,6 +744,7 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
             "endpoints: {}",
             names(&mut m.endpoint_info().iter().map(|x| x.name))
         );
+        let _ = writeln!(s, "model settings: {}", m.settings_description());
         if let Some(p) = &self.product {
             let _ = writeln!(s, "product: {p:?}");
         }

@@ -83,6 +83,13 @@ pub trait Model<const N: usize>: Send + Sync {
         self.info().endpoints
     }
 
+    /// The model's own settings that change what it computes besides parameters, covariates
+    /// and doses (for the SLE model, its endpoint definitions), as text for the cohort's
+    /// fingerprint: results of models set differently do not merge. Default: none.
+    fn settings_description(&self) -> String {
+        String::new()
+    }
+
     /// Builds parameters from values in table order.
     ///
     /// # Errors

@@ -7,15 +7,15 @@ use nalgebra::DMatrix;
 
 use super::Scenario;
 use super::format::{
-    DistSpec, IivPreset, IivSpec, ModeSpec, PopulationPreset, PopulationSpec, ProductSpec,
-    RegimenPreset, RegimenSpec, SolverSpec,
+    DefinitionsSpec, DistSpec, IivPreset, IivSpec, ModeSpec, PopulationPreset, PopulationSpec,
+    ProductSpec, RegimenPreset, RegimenSpec, SolverSpec,
 };
 use super::locate::{KeyPath, Located, at, invalid};
 use crate::cohort::explore::{Arm, flu_cy_grid};
 use crate::cohort::{Cohort, Records};
 use crate::error::{ParamError, RegimenError, SolveError, SpecError};
 use crate::io::nonmem::NonmemOptions;
-use crate::model::sle::SLE_STATES;
+use crate::model::sle::{AntiDsDnaCutoff, SLE_STATES, SleDefinitions};
 use crate::model::{InputKind, Model, SleModel};
 use crate::product::Product;
 use crate::regimen::{Administration, Dose, Regimen};
@@ -368,7 +368,12 @@ impl Scenario {
 
     pub(super) fn build_cohort(&self) -> Result<Cohort<SleModel, SLE_STATES>, Located> {
         let root = KeyPath::root();
-        let model = SleModel::default();
+        let model = SleModel {
+            definitions: match &self.definitions {
+                Some(d) => d.build(&root.key("definitions"))?,
+                None => SleDefinitions::default(),
+            },
+        };
         if self.patients == 0 {
             return Err(invalid(&root.key("patients"), "must be > 0, got 0"));
         }
@@ -619,4 +624,93 @@ impl Scenario {
         }
         Ok(arms)
     }
+}
+
+impl DefinitionsSpec {
+    /// The definitions: the defaults with the given keys, checked by
+    /// [`SleDefinitions::validate`].
+    pub(super) fn build(&self, path: &KeyPath) -> Result<SleDefinitions, Located> {
+        let mut d = SleDefinitions::default();
+        let set = |target: &mut f64, v: Option<f64>| {
+            if let Some(v) = v {
+                *target = v;
+            }
+        };
+        set(&mut d.b_cell_threshold_per_ul, self.b_cell_threshold_per_ul);
+        set(&mut d.remission_sledai_below, self.remission_sledai_below);
+        set(&mut d.month3_day, self.month3_day);
+        set(&mut d.car_t_detection_per_ul, self.car_t_detection_per_ul);
+        set(
+            &mut d.autoreactive_eliminated_fraction,
+            self.autoreactive_eliminated_fraction,
+        );
+        set(&mut d.relapse_switch_cells, self.relapse_switch_cells);
+        set(
+            &mut d.relapse_established_cells,
+            self.relapse_established_cells,
+        );
+        set(&mut d.relapse_clone_fraction, self.relapse_clone_fraction);
+        set(&mut d.relapse_delay_day, self.relapse_delay_day);
+        if let Some(c) = self.crs_il6_thresholds_pg_per_ml {
+            d.crs_il6_thresholds_pg_per_ml = c;
+        }
+        match (
+            self.anti_dsdna_negative_below_iu_per_ml,
+            self.anti_dsdna_negative_fraction_of_baseline,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    &path.key("anti_dsdna_negative_fraction_of_baseline"),
+                    "give either `anti_dsdna_negative_below_iu_per_ml` (an assay cut-off) or \
+                     `anti_dsdna_negative_fraction_of_baseline`, not both",
+                ));
+            }
+            (Some(v), None) => {
+                d.anti_dsdna_negative = AntiDsDnaCutoff::Assay {
+                    assay: intern(
+                        self.anti_dsdna_assay
+                            .as_deref()
+                            .unwrap_or("assay cut-off given in the scenario"),
+                    ),
+                    negative_below_iu_per_ml: v,
+                };
+            }
+            (None, Some(fraction)) => {
+                d.anti_dsdna_negative = AntiDsDnaCutoff::RelativeToBaseline { fraction };
+            }
+            (None, None) => {}
+        }
+        if self.anti_dsdna_assay.is_some() && self.anti_dsdna_negative_below_iu_per_ml.is_none() {
+            return Err(invalid(
+                &path.key("anti_dsdna_assay"),
+                "names the assay of `anti_dsdna_negative_below_iu_per_ml`, which is missing",
+            ));
+        }
+        d.validate().map_err(|e| {
+            let p = match &e {
+                SpecError::Invalid { field, .. } => KeyPath::parse(field),
+                _ => path.clone(),
+            };
+            at(p, e)
+        })?;
+        Ok(d)
+    }
+}
+
+/// A `'static` copy of an assay name, one per distinct name for the life of the process (the
+/// definitions are `Copy`; scenario files name a handful of assays).
+fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(&n) = names.get(name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(n);
+    n
 }

@@ -417,6 +417,56 @@ pub struct SolverSpec {
     pub stiff_retry: Option<bool>,
 }
 
+/// Definitions table: how trajectories become endpoints; omitted keys keep
+/// [`SleDefinitions::default`](crate::model::sle::SleDefinitions::default) (see its fields for
+/// each default and its source).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionsSpec {
+    /// Blood B cells depleted below / returned at this count, cells/µL (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_cell_threshold_per_ul: Option<f64>,
+    /// Anti-dsDNA negative below this titre of the named assay, IU/mL (default: EliA dsDNA,
+    /// 10); excludes `anti_dsdna_negative_fraction_of_baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anti_dsdna_negative_below_iu_per_ml: Option<f64>,
+    /// The assay of `anti_dsdna_negative_below_iu_per_ml` (a label; default "assay cut-off
+    /// given in the scenario").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anti_dsdna_assay: Option<String>,
+    /// Anti-dsDNA negative below this fraction of the patient's own baseline titre, in (0, 1)
+    /// (a modelling convention, not a laboratory result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anti_dsdna_negative_fraction_of_baseline: Option<f64>,
+    /// Remission: SLEDAI surrogate below this value at the month-3 visit (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remission_sledai_below: Option<f64>,
+    /// Day of the month-3 visit (default 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month3_day: Option<f64>,
+    /// IL-6 peak thresholds of CRS grades 1–4, pg/mL, increasing (default [20, 100, 500, 2000]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crs_il6_thresholds_pg_per_ml: Option<[f64; 4]>,
+    /// CAR-T detection limit of the detection window, cells/µL (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub car_t_detection_per_ul: Option<f64>,
+    /// Autoreactive compartment eliminated below this fraction of its baseline (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoreactive_eliminated_fraction: Option<f64>,
+    /// Clone size (cells) below which its fate is simulated stochastically (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relapse_switch_cells: Option<f64>,
+    /// Clone size (cells) at which a regrowing clone is established (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relapse_established_cells: Option<f64>,
+    /// Relapse when the clone is back to this fraction of its baseline (default 0.5)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relapse_clone_fraction: Option<f64>,
+    /// …plus this delay, day (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relapse_delay_day: Option<f64>,
+}
+
 /// Summary table.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -61,9 +61,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use self::format::{
-    ArmSpec, DistSpec, DoseSpec, DoseUnit, ExplorationSpec, IivPreset, IivSpec, ModeSpec,
-    NonmemSpec, OpSpec, PopulationPreset, PopulationSpec, ProductSpec, RegimenPreset, RegimenSpec,
-    SolverSpec, SummarySpec, TargetSpec,
+    ArmSpec, DefinitionsSpec, DistSpec, DoseSpec, DoseUnit, ExplorationSpec, IivPreset, IivSpec,
+    ModeSpec, NonmemSpec, OpSpec, PopulationPreset, PopulationSpec, ProductSpec, RegimenPreset,
+    RegimenSpec, SolverSpec, SummarySpec, TargetSpec,
 };
 use self::locate::KeyPath;
 pub use self::sensitivity::{
@@ -76,6 +76,8 @@ use crate::error::{Error, ScenarioError};
 use crate::error::{ParamError, RegimenError, SolveError, SpecError};
 use crate::io::nonmem::NonmemOptions;
 use crate::model::SleModel;
+#[cfg(doc)]
+use crate::model::sle::SleDefinitions;
 use crate::model::sle::{DEFAULT_OMEGA, SLE_STATES};
 use crate::regimen::Regimen;
 #[cfg(doc)]
@@ -117,6 +119,10 @@ pub struct Scenario {
     /// parameter's unit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub typical: BTreeMap<String, f64>,
+    /// Endpoint definitions (default: [`SleDefinitions::default`]): thresholds, assay cut-off,
+    /// visit day, CRS grading, CAR-T detection limit, relapse definitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<DefinitionsSpec>,
     /// Solver settings (default: [`SolverOptions::default`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<SolverSpec>,
@@ -248,6 +254,7 @@ impl Scenario {
             population: Some(PopulationSpec::explicit(&Population::sle())),
             iiv: Some(IivSpec::diagonal(DEFAULT_OMEGA)),
             typical: BTreeMap::new(),
+            definitions: None,
             solver: None,
             summary: None,
             targets: Vec::new(),

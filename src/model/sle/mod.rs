@@ -208,7 +208,7 @@ pub use params::{SLE_PARAMS, SleParams};
 
 use nalgebra::SVector;
 
-use crate::error::ParamError;
+use crate::error::{ParamError, SpecError};
 use crate::model::dose::ResolvedDose;
 use crate::model::pk::{Disposition, Exposure};
 use crate::model::step::StepSpan;
@@ -811,6 +811,99 @@ impl Default for SleDefinitions {
     }
 }
 
+impl SleDefinitions {
+    /// Checks every definition: thresholds, cut-offs, days and cell counts finite and > 0,
+    /// fractions in (0, 1), CRS thresholds increasing, a relapse clone established above the
+    /// switch size, a relapse delay ≥ 0.
+    ///
+    /// # Errors
+    /// [`SpecError::Invalid`] naming the field (`definitions.FIELD`) and its value.
+    ///
+    /// ```
+    /// use cartsim::model::sle::SleDefinitions;
+    /// let mut d = SleDefinitions::default();
+    /// assert!(d.validate().is_ok());
+    /// d.car_t_detection_per_ul = -1.0;
+    /// let e = d.validate().unwrap_err().to_string();
+    /// assert!(e.contains("definitions.car_t_detection_per_ul") && e.contains("-1"), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let bad = |field: &str, reason: String| {
+            Err(SpecError::Invalid {
+                field: format!("definitions.{field}"),
+                reason,
+            })
+        };
+        let positive = [
+            ("b_cell_threshold_per_ul", self.b_cell_threshold_per_ul),
+            ("remission_sledai_below", self.remission_sledai_below),
+            ("month3_day", self.month3_day),
+            ("car_t_detection_per_ul", self.car_t_detection_per_ul),
+            ("negligible_drug_mg_per_l", self.negligible_drug_mg_per_l),
+            ("relapse_switch_cells", self.relapse_switch_cells),
+            ("relapse_established_cells", self.relapse_established_cells),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(name, format!("must be finite and > 0, got {v}"));
+            }
+        }
+        match self.anti_dsdna_negative {
+            AntiDsDnaCutoff::Assay {
+                negative_below_iu_per_ml: v,
+                ..
+            } if !(v.is_finite() && v > 0.0) => {
+                return bad(
+                    "anti_dsdna_negative_below_iu_per_ml",
+                    format!("must be finite and > 0, got {v}"),
+                );
+            }
+            AntiDsDnaCutoff::RelativeToBaseline { fraction: v } if !(v > 0.0 && v < 1.0) => {
+                return bad(
+                    "anti_dsdna_negative_fraction_of_baseline",
+                    format!("must lie in (0, 1), got {v}"),
+                );
+            }
+            _ => {}
+        }
+        let fractions = [
+            (
+                "autoreactive_eliminated_fraction",
+                self.autoreactive_eliminated_fraction,
+            ),
+            ("relapse_clone_fraction", self.relapse_clone_fraction),
+        ];
+        for (name, v) in fractions {
+            if !(v > 0.0 && v < 1.0) {
+                return bad(name, format!("must lie in (0, 1), got {v}"));
+            }
+        }
+        let c = self.crs_il6_thresholds_pg_per_ml;
+        if !(c.iter().all(|v| v.is_finite() && *v > 0.0) && c.windows(2).all(|w| w[0] < w[1])) {
+            return bad(
+                "crs_il6_thresholds_pg_per_ml",
+                format!("must be finite, > 0 and increasing (grades 1–4), got {c:?}"),
+            );
+        }
+        if self.relapse_established_cells <= self.relapse_switch_cells {
+            return bad(
+                "relapse_established_cells",
+                format!(
+                    "must exceed relapse_switch_cells ({}), got {}",
+                    self.relapse_switch_cells, self.relapse_established_cells
+                ),
+            );
+        }
+        if !(self.relapse_delay_day.is_finite() && self.relapse_delay_day >= 0.0) {
+            return bad(
+                "relapse_delay_day",
+                format!("must be finite and ≥ 0, got {}", self.relapse_delay_day),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The SLE CD19 CAR-T model.
 ///
 /// ```
@@ -1117,6 +1210,10 @@ impl Model<SLE_STATES> for SleModel {
     /// Log-normal (logit-normal for fractions), diagonal Ω ([`DEFAULT_OMEGA`], with the
     /// provenance of each entry); ω = SD of η. Kinetic ω values are assumptions tuned for the
     /// reported spread (MODEL.md §1, §4; PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
+    fn settings_description(&self) -> String {
+        format!("{:?}", self.definitions)
+    }
+
     fn default_iiv(&self) -> Iiv {
         Iiv::diagonal("omega", DEFAULT_OMEGA).unwrap_or_else(|_| Iiv::none())
     }
