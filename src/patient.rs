@@ -136,7 +136,13 @@ fn check_finite<M: Model<N>, const N: usize>(
     endpoints: &[f64],
 ) -> Result<(), FailureCause> {
     for k in 0..trajectory.n_outputs() {
-        if let Some(i) = trajectory.output(k).iter().position(|v| !v.is_finite()) {
+        // Only the points the solve filled (a cohort may fill only those its bands read).
+        if let Some(i) = trajectory
+            .output(k)
+            .iter()
+            .enumerate()
+            .position(|(i, v)| !v.is_finite() && trajectory.fills(i))
+        {
             return Err(NonFiniteOutput {
                 kind: "output",
                 name: model.outputs().get(k).map_or("?", |o| o.name).to_string(),

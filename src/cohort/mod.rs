@@ -552,7 +552,8 @@ struct Scratch {
     z: Vec<f64>,
     eta: Vec<f64>,
     /// Grid positions of the band times on the trajectory grid (every patient of a cohort has
-    /// the same grid), and the grid they were computed for: `(start, step, points)`.
+    /// the same grid, set up before the scratch's first solve), and that grid:
+    /// `(start, step, points)`.
     band_positions: Vec<(usize, f64)>,
     band_grid: (f64, f64, usize),
 }
@@ -969,17 +970,43 @@ impl<M: Model<N>, const N: usize> Cohort<M, N> {
         Ok((r, s.patient.ws.trajectory))
     }
 
+    /// Sets up the scratch's output grid before its first solve: the grid positions of the band
+    /// times and, when the model's endpoints read no grid point, the points a solve fills (those
+    /// the bands read: the grid is never output by a cohort). Every patient, whichever thread
+    /// and scratch it lands on, is solved with the same fill mask.
+    fn prepare_band_grid(&self, s: &mut Scratch) {
+        let tr = &mut s.patient.ws.trajectory;
+        tr.reset(
+            self.regimen.start_day(),
+            self.regimen.end_day(),
+            self.solver.output_step_day,
+            self.model.outputs().len(),
+        );
+        s.band_positions.clear();
+        s.band_positions
+            .extend(self.band_times_day.iter().map(|&t| tr.grid_position(t)));
+        s.band_grid = (tr.time(0), tr.step_day(), tr.len());
+        tr.fill_mask.clear();
+        if !self.model.endpoints_read_grid() {
+            tr.fill_mask.resize(tr.len(), false);
+            for &(i, f) in &s.band_positions {
+                for j in [i, i + usize::from(f != 0.0)] {
+                    if let Some(m) = tr.fill_mask.get_mut(j) {
+                        *m = true;
+                    }
+                }
+            }
+        }
+    }
+
     fn fold_patient(&self, p: &mut Partial, s: &mut Scratch, id: u64) {
+        if s.band_grid.2 == 0 {
+            self.prepare_band_grid(s);
+        }
         match self.simulate_into(id, s) {
             Ok(rec) => {
                 let tr = &s.patient.ws.trajectory;
-                let grid = (tr.time(0), tr.step_day(), tr.len());
-                if s.band_grid != grid || s.band_positions.is_empty() {
-                    s.band_positions.clear();
-                    s.band_positions
-                        .extend(self.band_times_day.iter().map(|&t| tr.grid_position(t)));
-                    s.band_grid = grid;
-                }
+                debug_assert_eq!(s.band_grid, (tr.time(0), tr.step_day(), tr.len()));
                 let at = &s.band_positions;
                 p.summary
                     .add_patient_by_index(&rec.endpoints, |k, i| tr.value_at_position(k, at[i]));
@@ -1204,6 +1231,36 @@ mod tests {
             .seed(11)
             .build()
             .unwrap()
+    }
+
+    /// Before its first solve a scratch knows the band positions and, for the SLE model (whose
+    /// endpoints read no grid point), fills only the grid points the bands read.
+    #[test]
+    fn the_grid_is_filled_only_where_the_bands_read_it() {
+        let c = cohort(3);
+        let mut s = Scratch::default();
+        c.prepare_band_grid(&mut s);
+        let tr = &s.patient.ws.trajectory;
+        assert_eq!(tr.len(), 372);
+        assert_eq!(tr.fill_mask.len(), tr.len());
+        let filled = tr.fill_mask.iter().filter(|&&m| m).count();
+        assert_eq!(s.band_positions.len(), c.band_times_day.len());
+        for &(i, f) in &s.band_positions {
+            assert!(tr.fills(i) && (f == 0.0 || tr.fills(i + 1)));
+        }
+        assert!(
+            filled < tr.len() / 2,
+            "{filled} of {} points filled",
+            tr.len()
+        );
+        // A patient solved with the mask has the same endpoints as one solved alone.
+        c.fold_patient(&mut c.new_partial(), &mut s, 2);
+        let alone = c.simulate_patient(2).unwrap().0;
+        let rec = c.simulate_into(2, &mut s).unwrap();
+        assert_eq!(
+            format!("{:?}", rec.endpoints),
+            format!("{:?}", alone.endpoints)
+        );
     }
 
     #[test]

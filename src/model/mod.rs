@@ -83,6 +83,14 @@ pub trait Model<const N: usize>: Send + Sync {
         self.info().endpoints
     }
 
+    /// Whether [`Model::endpoints`], [`Model::stochastic_endpoints`] or [`Model::finish`] read
+    /// the output grid (default `true`). A model whose endpoints come from what it tracks on the
+    /// solver's steps alone returns `false`; a cohort then fills only the grid points its
+    /// percentile bands read (the rest of the grid is never written to any output).
+    fn endpoints_read_grid(&self) -> bool {
+        true
+    }
+
     /// The model's own settings that change what it computes besides parameters, covariates
     /// and doses (for the SLE model, its endpoint definitions), as text for the cohort's
     /// fingerprint: results of models set differently do not merge. Default: none.

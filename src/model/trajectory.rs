@@ -12,6 +12,10 @@ pub struct Trajectory {
     /// Values the model tracked along the solver's accepted steps (see
     /// [`Model::track`](crate::model::Model::track)).
     pub(crate) tracked: Vec<f64>,
+    /// Grid points a solve fills (empty: all). A cohort whose model reads no grid point for
+    /// its endpoints ([`Model::endpoints_read_grid`](crate::model::Model::endpoints_read_grid))
+    /// fills only the points its bands read; the others keep stale values and are never read.
+    pub(crate) fill_mask: Vec<bool>,
 }
 
 impl Trajectory {
@@ -24,6 +28,16 @@ impl Trajectory {
         self.n_outputs = n_outputs;
         // Every grid point is written by a successful solve: only resize, do not refill.
         self.values.resize(n * n_outputs, f64::NAN);
+        if self.fill_mask.len() != n {
+            self.fill_mask.clear();
+        }
+    }
+
+    /// Whether a solve fills grid point `i` (every point unless a cohort restricted the grid to
+    /// the points it reads).
+    #[inline]
+    pub(crate) fn fills(&self, i: usize) -> bool {
+        self.fill_mask.get(i).copied().unwrap_or(true)
     }
 
     /// The values the model tracked along the solver's accepted steps, independent of the output
@@ -151,7 +165,8 @@ impl Trajectory {
         let v = self.output(k);
         match v.get(i) {
             None => f64::NAN,
-            Some(&a) if i + 1 >= v.len() => a,
+            // On a grid point the next point is not read (a cohort may not have filled it).
+            Some(&a) if f == 0.0 || i + 1 >= v.len() => a,
             Some(&a) => a * (1.0 - f) + v[i + 1] * f,
         }
     }

@@ -402,9 +402,11 @@ fn integrate_body<M: Model<N>, const N: usize>(
         let point = StepSpan::point(a, &y, &zero);
         model.track(patient, &point, &mut traj.tracked);
         while next_out < traj.len() && traj.time(next_out) <= a + 1e-9 {
-            model.observe(patient, a, &y, &mut ws.row);
-            model.observe_tracked(patient, &point, a, &traj.tracked, &mut ws.row);
-            traj.set_row(next_out, &ws.row);
+            if traj.fills(next_out) {
+                model.observe(patient, a, &y, &mut ws.row);
+                model.observe_tracked(patient, &point, a, &traj.tracked, &mut ws.row);
+                traj.set_row(next_out, &ws.row);
+            }
             next_out += 1;
         }
 
@@ -500,6 +502,10 @@ fn integrate_body<M: Model<N>, const N: usize>(
     let point = StepSpan::point(end_day, &y, &zero);
     model.track(patient, &point, &mut traj.tracked);
     while next_out < traj.len() {
+        if !traj.fills(next_out) {
+            next_out += 1;
+            continue;
+        }
         model.observe(patient, end_day, &y, &mut ws.row);
         model.observe_tracked(patient, &point, end_day, &traj.tracked, &mut ws.row);
         traj.set_row(next_out, &ws.row);
@@ -549,6 +555,10 @@ impl<const N: usize> GridFiller<'_, N> {
             let to = self.trajectory.time(*self.next_out);
             if to > t + 1e-12 || to > limit {
                 break;
+            }
+            if !self.trajectory.fills(*self.next_out) {
+                *self.next_out += 1;
+                continue;
             }
             let yi = span.state_at(to);
             model.observe(patient, to, &yi, self.row);

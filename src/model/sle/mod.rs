@@ -1210,6 +1210,12 @@ impl Model<SLE_STATES> for SleModel {
     /// Log-normal (logit-normal for fractions), diagonal Ω ([`DEFAULT_OMEGA`], with the
     /// provenance of each entry); ω = SD of η. Kinetic ω values are assumptions tuned for the
     /// reported spread (MODEL.md §1, §4; PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
+    /// Every endpoint comes from the values tracked on the solver's steps and the knots of its
+    /// dense output (test `endpoints_do_not_depend_on_the_output_grid`).
+    fn endpoints_read_grid(&self) -> bool {
+        false
+    }
+
     fn settings_description(&self) -> String {
         format!("{:?}", self.definitions)
     }
