@@ -58,8 +58,15 @@ pub(super) mod slot {
     /// Day blood CAR-T last fell below the detection limit after day 0 (NaN while they are
     /// detectable).
     pub const CAR_T_UNDETECTABLE_DAY: usize = 17;
+    /// IL-6 production and its slope at the end of the last tracked step, pg/mL/day and
+    /// pg/mL/day²: the next step of the same segment starts from the same state and derivative
+    /// (the stepper's last stage), so it starts from these values. NaN after a point span (a
+    /// segment start, where the state may jump): recomputed there.
+    pub const IL6_PRODUCTION_END: usize = 18;
+    /// See [`IL6_PRODUCTION_END`].
+    pub const IL6_PRODUCTION_SLOPE_END: usize = 19;
     /// Number of fixed slots; the knot series follow (see [`super::knot_series`]).
-    pub const LEN: usize = 18;
+    pub const LEN: usize = 20;
 }
 
 /// Spacing of the knots at which the relapse step's inputs are sampled on the dense output,
@@ -193,6 +200,8 @@ pub(super) fn init(tracked: &mut [f64]) {
     tracked[slot::IL6_EXCESS] = 0.0;
     tracked[slot::IL6_SLOPE_STEP_START] = 0.0;
     tracked[slot::IL6_SLOPE] = 0.0;
+    tracked[slot::IL6_PRODUCTION_END] = f64::NAN;
+    tracked[slot::IL6_PRODUCTION_SLOPE_END] = f64::NAN;
 }
 
 /// Updates the tracked values with one step (or point).
@@ -216,9 +225,10 @@ pub(super) fn step(
     let v0 = tr[slot::IL6_EXCESS];
     let (dv0, v1, dv1) = if span.is_point() {
         let (q, _) = il6_production(pt, span.y1, span.dy1);
+        tr[slot::IL6_PRODUCTION_END] = f64::NAN;
         (q - k * v0, v0, q - k * v0)
     } else {
-        let q = production_cubic(pt, span);
+        let q = production_cubic(pt, span, tr);
         let m = exp_kernel_moments(k * h);
         // e^{−z} = 1 − z·I₀.
         let decay = 1.0 - k * h * m[0];
@@ -338,10 +348,18 @@ fn il6_cubic(span: &StepSpan<'_, SLE_STATES>, tr: &[f64]) -> Cubic {
     )
 }
 
-/// The Hermite cubic of IL-6 production over a step.
-fn production_cubic(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>) -> Cubic {
-    let (q0, dq0) = il6_production(pt, span.y0, span.dy0);
+/// The Hermite cubic of IL-6 production over a step; its start is the end of the previous
+/// step of the segment (the same state and derivative, so the same bits) when that was kept.
+fn production_cubic(pt: &SlePatient, span: &StepSpan<'_, SLE_STATES>, tr: &mut [f64]) -> Cubic {
+    let carried = tr[slot::IL6_PRODUCTION_END];
+    let (q0, dq0) = if carried.is_nan() {
+        il6_production(pt, span.y0, span.dy0)
+    } else {
+        (carried, tr[slot::IL6_PRODUCTION_SLOPE_END])
+    };
     let (q1, dq1) = il6_production(pt, span.y1, span.dy1);
+    tr[slot::IL6_PRODUCTION_END] = q1;
+    tr[slot::IL6_PRODUCTION_SLOPE_END] = dq1;
     Cubic::hermite(q0, dq0, q1, dq1, span.h_day())
 }
 
