@@ -258,7 +258,7 @@ fn main() {
     );
     let instructions = instructions.map_or("NA".to_string(), |i| i.to_string());
     println!(
-        "instructions per patient     {instructions} (callgrind, 400 − 200 patients; NA: no valgrind)"
+        "instructions per patient     {instructions} (callgrind, 400 − 200 patients; NA when valgrind is missing)"
     );
     let max_rel_err = accuracy.max_rel_err;
     println!(
