@@ -402,11 +402,7 @@ fn integrate_body<M: Model<N>, const N: usize>(
         let point = StepSpan::point(a, &y, &zero);
         model.track(patient, &point, &mut traj.tracked);
         while next_out < traj.len() && traj.time(next_out) <= a + 1e-9 {
-            if traj.fills(next_out) {
-                model.observe(patient, a, &y, &mut ws.row);
-                model.observe_tracked(patient, &point, a, &traj.tracked, &mut ws.row);
-                traj.set_row(next_out, &ws.row);
-            }
+            write_point(model, patient, &point, a, || y, traj, &mut ws.row, next_out);
             next_out += 1;
         }
 
@@ -502,17 +498,43 @@ fn integrate_body<M: Model<N>, const N: usize>(
     let point = StepSpan::point(end_day, &y, &zero);
     model.track(patient, &point, &mut traj.tracked);
     while next_out < traj.len() {
-        if !traj.fills(next_out) {
-            next_out += 1;
-            continue;
-        }
-        model.observe(patient, end_day, &y, &mut ws.row);
-        model.observe_tracked(patient, &point, end_day, &traj.tracked, &mut ws.row);
-        traj.set_row(next_out, &ws.row);
+        write_point(
+            model,
+            patient,
+            &point,
+            end_day,
+            || y,
+            traj,
+            &mut ws.row,
+            next_out,
+        );
         next_out += 1;
     }
     model.finish(patient, &mut ws.trajectory);
     Ok(stats)
+}
+
+/// Writes grid point `i` at `t_day` from the state there (`state`: the point's own, or the
+/// step's dense output) and the step or point around it, unless the trajectory does not fill
+/// that point (a cohort fills only those its bands read).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn write_point<M: Model<N>, const N: usize>(
+    model: &M,
+    patient: &M::Patient,
+    span: &StepSpan<'_, N>,
+    t_day: f64,
+    state: impl FnOnce() -> SVector<f64, N>,
+    trajectory: &mut Trajectory,
+    row: &mut [f64],
+    i: usize,
+) {
+    if !trajectory.fills(i) {
+        return;
+    }
+    model.observe(patient, t_day, &state(), row);
+    model.observe_tracked(patient, span, t_day, &trajectory.tracked, row);
+    trajectory.set_row(i, row);
 }
 
 /// Fills the output grid between accepted steps by cubic Hermite interpolation.
@@ -556,14 +578,16 @@ impl<const N: usize> GridFiller<'_, N> {
             if to > t + 1e-12 || to > limit {
                 break;
             }
-            if !self.trajectory.fills(*self.next_out) {
-                *self.next_out += 1;
-                continue;
-            }
-            let yi = span.state_at(to);
-            model.observe(patient, to, &yi, self.row);
-            model.observe_tracked(patient, &span, to, &self.trajectory.tracked, self.row);
-            self.trajectory.set_row(*self.next_out, self.row);
+            write_point(
+                model,
+                patient,
+                &span,
+                to,
+                || span.state_at(to),
+                self.trajectory,
+                self.row,
+                *self.next_out,
+            );
             *self.next_out += 1;
         }
         self.prev_t = t;

@@ -10,10 +10,10 @@ use super::format::{
     DefinitionsSpec, DistSpec, IivPreset, IivSpec, ModeSpec, PopulationPreset, PopulationSpec,
     ProductSpec, RegimenPreset, RegimenSpec, SolverSpec,
 };
-use super::locate::{KeyPath, Located, at, invalid};
+use super::locate::{KeyPath, Located, at, at_field, invalid};
 use crate::cohort::explore::{Arm, flu_cy_grid};
 use crate::cohort::{Cohort, Records};
-use crate::error::{ParamError, RegimenError, SolveError, SpecError};
+use crate::error::{ParamError, RegimenError, SolveError};
 use crate::io::nonmem::NonmemOptions;
 use crate::model::sle::{AntiDsDnaCutoff, SLE_STATES, SleDefinitions};
 use crate::model::{InputKind, Model, SleModel};
@@ -389,13 +389,8 @@ impl Scenario {
             });
         if let Some(p) = &self.population {
             let pop = p.to_population();
-            pop.validate().map_err(|e| {
-                let p = match &e {
-                    SpecError::Invalid { field, .. } => KeyPath::parse(field),
-                    _ => root.key("population"),
-                };
-                at(p, e)
-            })?;
+            pop.validate()
+                .map_err(|e| at_field(&root.key("population"), e))?;
             b = b.population(pop);
         }
         if let Some(iiv) = &self.iiv {
@@ -527,13 +522,7 @@ impl Scenario {
                 o.observations.clone_from(&n.observations);
             }
         }
-        o.validate(cohort).map_err(|e| {
-            let p = match &e {
-                SpecError::Invalid { field, .. } => KeyPath::parse(field),
-                _ => np.clone(),
-            };
-            at(p, e)
-        })?;
+        o.validate(cohort).map_err(|e| at_field(&np, e))?;
         Ok(o)
     }
 
@@ -686,13 +675,7 @@ impl DefinitionsSpec {
                 "names the assay of `anti_dsdna_negative_below_iu_per_ml`, which is missing",
             ));
         }
-        d.validate().map_err(|e| {
-            let p = match &e {
-                SpecError::Invalid { field, .. } => KeyPath::parse(field),
-                _ => path.clone(),
-            };
-            at(p, e)
-        })?;
+        d.validate().map_err(|e| at_field(path, e))?;
         Ok(d)
     }
 }

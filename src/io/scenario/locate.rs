@@ -90,6 +90,16 @@ pub(super) fn at(path: KeyPath, error: impl Into<Error>) -> Located {
     }
 }
 
+/// A checker's error located at the key its [`SpecError::Invalid`] field names (a key path such
+/// as `population.age_years` or `definitions.month3_day`), or at `path` when it names none.
+pub(super) fn at_field(path: &KeyPath, error: SpecError) -> Located {
+    let p = match &error {
+        SpecError::Invalid { field, .. } => KeyPath::parse(field),
+        _ => path.clone(),
+    };
+    at(p, error)
+}
+
 pub(super) fn invalid(path: &KeyPath, reason: impl Into<String>) -> Located {
     at(
         path.clone(),

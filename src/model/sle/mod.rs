@@ -1207,9 +1207,6 @@ impl Model<SLE_STATES> for SleModel {
         patient.y0
     }
 
-    /// Log-normal (logit-normal for fractions), diagonal Ω ([`DEFAULT_OMEGA`], with the
-    /// provenance of each entry); ω = SD of η. Kinetic ω values are assumptions tuned for the
-    /// reported spread (MODEL.md §1, §4; PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
     /// Every endpoint comes from the values tracked on the solver's steps and the knots of its
     /// dense output (test `endpoints_do_not_depend_on_the_output_grid`).
     fn endpoints_read_grid(&self) -> bool {
@@ -1220,6 +1217,9 @@ impl Model<SLE_STATES> for SleModel {
         format!("{:?}", self.definitions)
     }
 
+    /// Log-normal (logit-normal for fractions), diagonal Ω ([`DEFAULT_OMEGA`], with the
+    /// provenance of each entry); ω = SD of η. Kinetic ω values are assumptions tuned for the
+    /// reported spread (MODEL.md §1, §4; PROTOTYPE.md §3); fludarabine IIV is Langenhorst 2019's.
     fn default_iiv(&self) -> Iiv {
         Iiv::diagonal("omega", DEFAULT_OMEGA).unwrap_or_else(|_| Iiv::none())
     }
